@@ -1,0 +1,275 @@
+// Package github is konductor's GitHub side: the files a pull request
+// changes, its head and base (to tell a fork), and the one sticky comment per
+// pull request that holds a section per stack. It goes through go-github with
+// a retrying transport that waits out GitHub's rate limits within bounds.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+)
+
+// API is what the runner needs from GitHub; *Client implements it, and tests
+// of the runner can substitute a fake.
+type API interface {
+	ChangedFiles(ctx context.Context, owner, repo string, pr int) ([]string, error)
+	PullRequest(ctx context.Context, owner, repo string, pr int) (*PullRequest, error)
+	UpsertSection(ctx context.Context, owner, repo string, pr int, section Section) (*Comment, error)
+}
+
+// IssuesAPI is the part of go-github's IssuesService that Client calls.
+type IssuesAPI interface {
+	ListComments(ctx context.Context, owner, repo string, number int, opts *gh.IssueListCommentsOptions) ([]*gh.IssueComment, *gh.Response, error)
+	GetComment(ctx context.Context, owner, repo string, id int64) (*gh.IssueComment, *gh.Response, error)
+	CreateComment(ctx context.Context, owner, repo string, number int, c *gh.IssueComment) (*gh.IssueComment, *gh.Response, error)
+	EditComment(ctx context.Context, owner, repo string, id int64, c *gh.IssueComment) (*gh.IssueComment, *gh.Response, error)
+	DeleteComment(ctx context.Context, owner, repo string, id int64) (*gh.Response, error)
+}
+
+// PullRequestsAPI is the part of go-github's PullRequestsService that Client
+// calls.
+type PullRequestsAPI interface {
+	Get(ctx context.Context, owner, repo string, number int) (*gh.PullRequest, *gh.Response, error)
+	ListFiles(ctx context.Context, owner, repo string, number int, opts *gh.ListOptions) ([]*gh.CommitFile, *gh.Response, error)
+}
+
+var (
+	_ API             = (*Client)(nil)
+	_ IssuesAPI       = (*gh.IssuesService)(nil)
+	_ PullRequestsAPI = (*gh.PullRequestsService)(nil)
+)
+
+// DefaultAPIURL is GitHub.com's API; GitHub Enterprise Server's is
+// https://HOST/api/v3 (what GITHUB_API_URL holds in a workflow).
+const DefaultAPIURL = "https://api.github.com"
+
+// Upsert defaults.
+const (
+	DefaultUpsertAttempts = 5
+	DefaultVerifyDelay    = time.Second
+)
+
+// ErrTooManyFiles is returned with the files listed when a pull request
+// changes more files than GitHub lists (3000).
+var ErrTooManyFiles = errors.New("github: the pull request changes more files than GitHub lists")
+
+// Client talks to GitHub. It is safe for concurrent use.
+type Client struct {
+	issues         IssuesAPI
+	pulls          PullRequestsAPI
+	clock          Clock
+	log            *slog.Logger
+	header         string
+	limit          int
+	upsertAttempts int
+	verifyDelay    time.Duration
+	jitter         func() float64
+}
+
+type options struct {
+	transport      Transport
+	userAgent      string
+	header         string
+	limit          int
+	upsertAttempts int
+	verifyDelay    time.Duration
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithBaseTransport sets the transport under the retrying one.
+func WithBaseTransport(rt http.RoundTripper) Option {
+	return func(o *options) { o.transport.Base = rt }
+}
+
+// WithClock sets the clock for retries, rate limit waits and the sticky
+// comment's verification delay.
+func WithClock(c Clock) Option { return func(o *options) { o.transport.Clock = c } }
+
+// WithLogger sets the logger (slog.Default() otherwise).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.transport.Logger = l } }
+
+// WithTimeout sets the timeout of each HTTP attempt (DefaultAttemptTimeout).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.transport.AttemptTimeout = d } }
+
+// WithMaxAttempts bounds the attempts per HTTP request (DefaultMaxAttempts).
+func WithMaxAttempts(n int) Option { return func(o *options) { o.transport.MaxAttempts = n } }
+
+// WithBackoff sets the first and the longest backoff between attempts.
+func WithBackoff(base, maxDelay time.Duration) Option {
+	return func(o *options) { o.transport.BaseDelay, o.transport.MaxDelay = base, maxDelay }
+}
+
+// WithMaxWait bounds a single rate limit wait (DefaultMaxWait); a longer one
+// fails with *RateLimitError.
+func WithMaxWait(d time.Duration) Option { return func(o *options) { o.transport.MaxWait = d } }
+
+// WithSecondaryWait sets the wait after a secondary rate limit that names no
+// time (DefaultSecondaryWait).
+func WithSecondaryWait(d time.Duration) Option {
+	return func(o *options) { o.transport.SecondaryWait = d }
+}
+
+// WithJitter sets the source of jitter, a function returning [0, 1).
+func WithJitter(f func() float64) Option { return func(o *options) { o.transport.Jitter = f } }
+
+// WithUserAgent sets the User-Agent.
+func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
+
+// WithHeader sets the heading of the sticky comment (DefaultHeader).
+func WithHeader(h string) Option { return func(o *options) { o.header = h } }
+
+// WithBodyLimit sets the comment size limit in characters (MaxBodyLength).
+func WithBodyLimit(n int) Option { return func(o *options) { o.limit = n } }
+
+// WithUpsertAttempts bounds how often UpsertSection starts over after losing
+// a race with another writer (DefaultUpsertAttempts).
+func WithUpsertAttempts(n int) Option { return func(o *options) { o.upsertAttempts = n } }
+
+// WithVerifyDelay sets how long UpsertSection waits after writing before it
+// reads the comment back to check no concurrent writer undid its work
+// (DefaultVerifyDelay). It should exceed the time a request of another
+// writer can be in flight.
+func WithVerifyDelay(d time.Duration) Option { return func(o *options) { o.verifyDelay = d } }
+
+// New returns a Client for token against apiURL (GITHUB_API_URL; GitHub.com
+// when empty). The URL is used as given: https://api.github.com or a GitHub
+// Enterprise Server's https://HOST/api/v3.
+func New(token, apiURL string, opts ...Option) (*Client, error) {
+	if token == "" {
+		return nil, errors.New("github: no token (set the github-token input or GITHUB_TOKEN)")
+	}
+	o := options{
+		userAgent:      "konductor-action",
+		header:         DefaultHeader,
+		limit:          MaxBodyLength,
+		upsertAttempts: DefaultUpsertAttempts,
+		verifyDelay:    DefaultVerifyDelay,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	base, err := url.Parse(apiURL)
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("github: invalid API URL %q", apiURL)
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+	transport := o.transport
+	c := gh.NewClient(&http.Client{Transport: &transport}).WithAuthToken(token)
+	// Set the URL directly: WithEnterpriseURLs would append /api/v3/ to any
+	// host not named api.*, which breaks proxies and test servers.
+	c.BaseURL = base
+	if strings.HasSuffix(base.Path, "/api/v3/") {
+		upload := *base
+		upload.Path = strings.TrimSuffix(base.Path, "v3/") + "uploads/"
+		c.UploadURL = &upload
+	}
+	c.UserAgent = o.userAgent
+	return &Client{
+		issues:         c.Issues,
+		pulls:          c.PullRequests,
+		clock:          transport.clock(),
+		log:            transport.logger(),
+		header:         o.header,
+		limit:          o.limit,
+		upsertAttempts: max(1, o.upsertAttempts),
+		verifyDelay:    o.verifyDelay,
+		jitter:         transport.Jitter,
+	}, nil
+}
+
+// PullRequest is what konductor needs of a pull request.
+type PullRequest struct {
+	Number int
+	// HeadRepo and BaseRepo are "owner/name"; HeadRepo is empty when the
+	// head repository (a fork) was deleted.
+	HeadRepo, BaseRepo string
+	HeadRef, BaseRef   string
+	HeadSHA, BaseSHA   string
+	// ChangedFiles is how many files the pull request changes.
+	ChangedFiles int
+}
+
+// IsFork reports whether the head is in another repository than the base
+// (or in a deleted one), where the workflow's token is read-only and secrets
+// are withheld.
+func (p *PullRequest) IsFork() bool { return !strings.EqualFold(p.HeadRepo, p.BaseRepo) }
+
+// PullRequest fetches a pull request's head and base.
+func (c *Client) PullRequest(ctx context.Context, owner, repo string, pr int) (*PullRequest, error) {
+	p, _, err := c.pulls.Get(ctx, owner, repo, pr)
+	if err != nil {
+		return nil, fmt.Errorf("github: get pull request %s/%s#%d: %w", owner, repo, pr, err)
+	}
+	return &PullRequest{
+		Number:       p.GetNumber(),
+		HeadRepo:     p.GetHead().GetRepo().GetFullName(),
+		BaseRepo:     p.GetBase().GetRepo().GetFullName(),
+		HeadRef:      p.GetHead().GetRef(),
+		BaseRef:      p.GetBase().GetRef(),
+		HeadSHA:      p.GetHead().GetSHA(),
+		BaseSHA:      p.GetBase().GetSHA(),
+		ChangedFiles: p.GetChangedFiles(),
+	}, nil
+}
+
+// ChangedFiles lists the paths a pull request changes, every page; a renamed
+// file contributes its old path too. GitHub lists at most 3000 files: past
+// that the paths listed are returned with an error wrapping ErrTooManyFiles,
+// and the caller should treat every stack as affected.
+func (c *Client) ChangedFiles(ctx context.Context, owner, repo string, pr int) ([]string, error) {
+	var paths []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			paths = append(paths, p)
+		}
+	}
+	files := 0
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := c.pulls.ListFiles(ctx, owner, repo, pr, opts)
+		if err != nil {
+			return nil, fmt.Errorf("github: list files of %s/%s#%d (page %d): %w", owner, repo, pr, max(opts.Page, 1), err)
+		}
+		for _, f := range page {
+			files++
+			add(f.GetFilename())
+			add(f.GetPreviousFilename())
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if files >= 3000 {
+		p, err := c.PullRequest(ctx, owner, repo, pr)
+		if err != nil {
+			return paths, fmt.Errorf("%w (listed %d; could not get the total: %w)", ErrTooManyFiles, files, err)
+		}
+		if p.ChangedFiles > files {
+			return paths, fmt.Errorf("%w: listed %d of %d", ErrTooManyFiles, files, p.ChangedFiles)
+		}
+	}
+	return paths, nil
+}
+
+func isNotFound(err error) bool {
+	var er *gh.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
+}

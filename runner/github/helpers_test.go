@@ -1,0 +1,111 @@
+package github_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/test/fakegithub"
+)
+
+// fakeClock advances only when slept on; the fake server can share it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_760_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func (c *fakeClock) Sleeps() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.sleeps...)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// env is a fake GitHub with a pull request o/r#1 and a client for it whose
+// clock is shared with the server.
+type env struct {
+	srv   *fakegithub.Server
+	clock *fakeClock
+	gh    *github.Client
+}
+
+const (
+	owner = "o"
+	repo  = "r"
+	prNum = 1
+	shaA  = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	shaB  = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
+func newEnv(t *testing.T, serverOpts []fakegithub.Option, opts ...github.Option) *env {
+	t.Helper()
+	clock := newFakeClock()
+	srv := fakegithub.New(t, append([]fakegithub.Option{fakegithub.WithClock(clock.Now)}, serverOpts...)...)
+	srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: "o/r", HeadRef: "feature", HeadSHA: shaA})
+	c := newClient(t, srv, clock, opts...)
+	t.Cleanup(func() {
+		for _, r := range srv.Unexpected() {
+			t.Errorf("unexpected call: %s %s", r.Method, r.Path)
+		}
+	})
+	return &env{srv: srv, clock: clock, gh: c}
+}
+
+func newClient(t *testing.T, srv *fakegithub.Server, clock github.Clock, opts ...github.Option) *github.Client {
+	t.Helper()
+	base := []github.Option{
+		github.WithClock(clock),
+		github.WithLogger(quiet),
+		github.WithJitter(func() float64 { return 0.5 }),
+		github.WithBaseTransport(srv.Client().Transport),
+	}
+	c, err := github.New(fakegithub.DefaultToken, srv.URL(), append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// count counts logged requests by method and route.
+func count(srv *fakegithub.Server, method, route string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == method && (route == "" || r.Route == route) {
+			n++
+		}
+	}
+	return n
+}
+
+func statuses(srv *fakegithub.Server) []int {
+	var s []int
+	for _, r := range srv.Requests() {
+		s = append(s, r.Status)
+	}
+	return s
+}

@@ -1,0 +1,354 @@
+package fakegithub_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containercraft/konductor-action/test/fakegithub"
+)
+
+type result struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, s *fakegithub.Server, method, path, auth, body string) result {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.URL()+strings.TrimPrefix(path, "/"), rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return result{resp.StatusCode, resp.Header, string(b)}
+}
+
+const bearer = "Bearer " + fakegithub.DefaultToken
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.WithToken("t1", "alice"), fakegithub.WithToken("t2", "bob"))
+	s.AddIssue("o", "r", 1)
+	tests := []struct {
+		name, auth string
+		want       int
+		login      string
+	}{
+		{"missing", "", 401, ""},
+		{"wrong token", "Bearer nope", 401, ""},
+		{"default token replaced", bearer, 401, ""},
+		{"bearer", "Bearer t1", 200, "alice"},
+		{"token scheme", "token t2", 200, "bob"},
+		{"basic scheme", "Basic t1", 401, ""},
+	}
+	for _, tt := range tests {
+		r := do(t, s, "GET", "repos/o/r/issues/1/comments", tt.auth, "")
+		if r.status != tt.want {
+			t.Errorf("%s: status %d, want %d (%s)", tt.name, r.status, tt.want, r.body)
+		}
+		if r.header.Get("X-RateLimit-Remaining") == "" {
+			t.Errorf("%s: no X-RateLimit-Remaining", tt.name)
+		}
+		if tt.want == 401 && !strings.Contains(r.body, `"documentation_url"`) {
+			t.Errorf("%s: body %s is not GitHub's error JSON", tt.name, r.body)
+		}
+	}
+	if u := s.Unexpected(); len(u) != 0 {
+		t.Errorf("unexpected calls: %+v", u)
+	}
+}
+
+func TestCommentPaginationLinks(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t)
+	for i := range 95 {
+		s.SeedComment("o", "r", 7, "someone", fmt.Sprintf("c%d", i))
+	}
+	base := s.URL() + "repos/o/r/issues/7/comments"
+	tests := []struct {
+		query     string
+		wantCount int
+		wantFirst string
+		wantLink  string
+	}{
+		{"", 30, "c0", fmt.Sprintf(`<%s?page=2>; rel="next", <%s?page=4>; rel="last"`, base, base)},
+		{"?page=2", 30, "c30", fmt.Sprintf(`<%[1]s?page=1>; rel="prev", <%[1]s?page=3>; rel="next", <%[1]s?page=4>; rel="last", <%[1]s?page=1>; rel="first"`, base)},
+		{"?page=4", 5, "c90", fmt.Sprintf(`<%[1]s?page=3>; rel="prev", <%[1]s?page=1>; rel="first"`, base)},
+		{"?per_page=100", 95, "c0", ""},
+		{"?per_page=500", 95, "c0", ""}, // capped at 100
+		{"?per_page=50&page=2", 45, "c50", fmt.Sprintf(`<%[1]s?per_page=50&page=1>; rel="prev", <%[1]s?per_page=50&page=1>; rel="first"`, base)},
+		{"?page=0", 30, "c0", fmt.Sprintf(`<%s?page=2>; rel="next", <%s?page=4>; rel="last"`, base, base)},
+		{"?per_page=junk", 30, "c0", fmt.Sprintf(`<%s?per_page=junk&page=2>; rel="next", <%s?per_page=junk&page=4>; rel="last"`, base, base)},
+		{"?page=9", 0, "", fmt.Sprintf(`<%[1]s?page=8>; rel="prev", <%[1]s?page=1>; rel="first"`, base)},
+	}
+	for _, tt := range tests {
+		r := do(t, s, "GET", "repos/o/r/issues/7/comments"+tt.query, bearer, "")
+		if r.status != 200 {
+			t.Fatalf("%s: status %d", tt.query, r.status)
+		}
+		var items []struct {
+			ID   int64  `json:"id"`
+			Body string `json:"body"`
+			User struct {
+				Login string `json:"login"`
+				Type  string `json:"type"`
+			} `json:"user"`
+			CreatedAt string `json:"created_at"`
+			HTMLURL   string `json:"html_url"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &items); err != nil {
+			t.Fatalf("%s: %v", tt.query, err)
+		}
+		if len(items) != tt.wantCount {
+			t.Errorf("%s: %d items, want %d", tt.query, len(items), tt.wantCount)
+		}
+		if len(items) > 0 && items[0].Body != tt.wantFirst {
+			t.Errorf("%s: first %q, want %q", tt.query, items[0].Body, tt.wantFirst)
+		}
+		if len(items) > 0 && (items[0].User.Login != "someone" || items[0].User.Type != "User" || items[0].CreatedAt == "" || items[0].HTMLURL == "") {
+			t.Errorf("%s: incomplete comment %+v", tt.query, items[0])
+		}
+		if got := r.header.Get("Link"); got != tt.wantLink {
+			t.Errorf("%s: Link\n got %s\nwant %s", tt.query, got, tt.wantLink)
+		}
+	}
+}
+
+func TestCommentLifecycle(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t)
+	s.AddPullRequest(fakegithub.PullRequest{Owner: "o", Repo: "r", Number: 3, HeadRepo: "o/r", HeadRef: "f", HeadSHA: "abc"})
+
+	r := do(t, s, "POST", "repos/o/r/issues/3/comments", bearer, `{"body":"hello"}`)
+	if r.status != 201 || r.header.Get("Location") == "" {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var c struct {
+		ID        int64  `json:"id"`
+		Body      string `json:"body"`
+		HTMLURL   string `json:"html_url"`
+		CreatedAt string `json:"created_at"`
+		UpdatedAt string `json:"updated_at"`
+		User      struct{ Login, Type string }
+	}
+	_ = json.Unmarshal([]byte(r.body), &c)
+	if c.Body != "hello" || c.User.Login != fakegithub.DefaultLogin || c.User.Type != "Bot" || c.CreatedAt == "" || c.UpdatedAt == "" {
+		t.Errorf("created %+v", c)
+	}
+	if want := fmt.Sprintf("https://github.com/o/r/pull/3#issuecomment-%d", c.ID); c.HTMLURL != want {
+		t.Errorf("html_url %q, want %q", c.HTMLURL, want)
+	}
+	path := fmt.Sprintf("repos/o/r/issues/comments/%d", c.ID)
+
+	steps := []struct {
+		name, method, path, body string
+		want                     int
+		wantIn                   string
+	}{
+		{"get", "GET", path, "", 200, `"body":"hello"`},
+		{"patch", "PATCH", path, `{"body":"bye"}`, 200, `"body":"bye"`},
+		{"patch other repo", "PATCH", fmt.Sprintf("repos/o/x/issues/comments/%d", c.ID), `{"body":"x"}`, 404, "Not Found"},
+		{"patch bad json", "PATCH", path, `{`, 400, "Problems parsing JSON"},
+		{"patch no body", "PATCH", path, `{}`, 422, "wasn't supplied"},
+		{"patch 65536 two-byte runes", "PATCH", path, `{"body":"` + strings.Repeat("é", 65536) + `"}`, 200, ""},
+		{"patch 65537 runes", "PATCH", path, `{"body":"` + strings.Repeat("a", 65537) + `"}`, 422, "Body is too long (maximum is 65536 characters)"},
+		{"post 65537 runes", "POST", "repos/o/r/issues/3/comments", `{"body":"` + strings.Repeat("a", 65537) + `"}`, 422, `"resource":"IssueComment"`},
+		{"post to missing issue", "POST", "repos/o/r/issues/4/comments", `{"body":"x"}`, 404, "Not Found"},
+		{"list missing issue", "GET", "repos/o/r/issues/4/comments", "", 404, "Not Found"},
+		{"delete", "DELETE", path, "", 204, ""},
+		{"patch deleted", "PATCH", path, `{"body":"again"}`, 404, "Not Found"},
+		{"get deleted", "GET", path, "", 404, "Not Found"},
+		{"delete deleted", "DELETE", path, "", 404, "Not Found"},
+	}
+	for _, st := range steps {
+		r := do(t, s, st.method, st.path, bearer, st.body)
+		if r.status != st.want || !strings.Contains(r.body, st.wantIn) {
+			t.Errorf("%s: %d %.200s, want %d containing %q", st.name, r.status, r.body, st.want, st.wantIn)
+		}
+	}
+	if n := len(s.Comments("o", "r", 3)); n != 0 {
+		t.Errorf("%d comments left", n)
+	}
+	if u := s.Unexpected(); len(u) != 0 {
+		t.Errorf("unexpected: %+v", u)
+	}
+}
+
+func TestUnexpectedRoutes(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t)
+	s.AddIssue("o", "r", 1)
+	for _, c := range []struct{ method, path string }{
+		{"GET", "user"},
+		{"PUT", "repos/o/r/issues/1/comments"},
+		{"POST", "repos/o/r/pulls/1/files"},
+		{"GET", "repos/o/r/issues/1"},
+	} {
+		if r := do(t, s, c.method, c.path, bearer, ""); r.status != 404 {
+			t.Errorf("%s %s: %d", c.method, c.path, r.status)
+		}
+	}
+	if n := len(s.Unexpected()); n != 4 {
+		t.Errorf("%d unexpected calls recorded, want 4", n)
+	}
+}
+
+func TestPullRequestAndFiles(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.WithEnterprise())
+	if !strings.HasSuffix(s.URL(), "/api/v3/") {
+		t.Fatalf("URL %s", s.URL())
+	}
+	s.AddPullRequest(fakegithub.PullRequest{Owner: "o", Repo: "r", Number: 9, HeadRepo: "fork/r", HeadRef: "feat", HeadSHA: "h1", BaseSHA: "b1"})
+	var files []fakegithub.File
+	for i := range 3005 {
+		files = append(files, fakegithub.File{Filename: fmt.Sprintf("f%04d", i), Additions: 1})
+	}
+	s.SetPullRequestFiles("o", "r", 9, files)
+
+	r := do(t, s, "GET", "repos/o/r/pulls/9", bearer, "")
+	var pr struct {
+		ChangedFiles int `json:"changed_files"`
+		Head, Base   struct {
+			Ref, SHA string
+			Repo     struct {
+				FullName string `json:"full_name"`
+				Fork     bool
+			}
+		}
+	}
+	_ = json.Unmarshal([]byte(r.body), &pr)
+	if r.status != 200 || pr.Head.Repo.FullName != "fork/r" || !pr.Head.Repo.Fork || pr.Base.Repo.FullName != "o/r" ||
+		pr.Head.SHA != "h1" || pr.Head.Ref != "feat" || pr.Base.Ref != "main" || pr.ChangedFiles != 3005 {
+		t.Errorf("pull: %d %+v", r.status, pr)
+	}
+
+	r = do(t, s, "GET", "repos/o/r/pulls/9/files?per_page=100&page=30", bearer, "")
+	if r.status != 200 || strings.Count(r.body, `"filename"`) != 100 || strings.Contains(r.header.Get("Link"), `rel="next"`) {
+		t.Errorf("last page: %d, %d files, Link %s", r.status, strings.Count(r.body, `"filename"`), r.header.Get("Link"))
+	}
+	if !strings.Contains(r.header.Get("Link"), "/api/v3/repos/o/r/pulls/9/files") {
+		t.Errorf("Link lacks the enterprise prefix: %s", r.header.Get("Link"))
+	}
+	r = do(t, s, "GET", "repos/o/r/pulls/9/files?per_page=100&page=31", bearer, "")
+	if r.body != "[]\n" {
+		t.Errorf("past the 3000 cap: %s", r.body)
+	}
+	// Without the prefix nothing is served.
+	req, _ := http.NewRequest("GET", strings.TrimSuffix(s.URL(), "api/v3/")+"repos/o/r/pulls/9", nil)
+	req.Header.Set("Authorization", bearer)
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || len(s.Unexpected()) != 1 {
+		t.Errorf("unprefixed: %d, unexpected %d", resp.StatusCode, len(s.Unexpected()))
+	}
+}
+
+func TestFaultsAndRateLimits(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := fakegithub.New(t, fakegithub.WithClock(clock))
+	s.AddIssue("o", "r", 1)
+	get := func() result { return do(t, s, "GET", "repos/o/r/issues/1/comments", bearer, "") }
+
+	s.InjectServerErrors(2, 502)
+	s.InjectSecondaryRateLimit(time.Second)
+	s.InjectTooManyRequests(0)
+	for i, want := range []int{502, 502, 403, 429, 200} {
+		r := get()
+		if r.status != want {
+			t.Fatalf("request %d: %d, want %d", i, r.status, want)
+		}
+		switch want {
+		case 403:
+			if r.header.Get("Retry-After") != "1" || !strings.Contains(r.body, "secondary rate limit") {
+				t.Errorf("secondary: %v %s", r.header, r.body)
+			}
+		case 429:
+			if r.header.Get("Retry-After") != "" {
+				t.Errorf("429 without retryAfter has Retry-After")
+			}
+		}
+	}
+
+	reset := now.Add(90 * time.Second)
+	s.ExhaustRateLimit(reset)
+	r := get()
+	if r.status != 403 || r.header.Get("X-RateLimit-Remaining") != "0" || r.header.Get("X-RateLimit-Reset") != fmt.Sprint(reset.Unix()) ||
+		!strings.Contains(r.body, "API rate limit exceeded") {
+		t.Errorf("exhausted: %d %v %s", r.status, r.header, r.body)
+	}
+	mu.Lock()
+	now = reset
+	mu.Unlock()
+	if r := get(); r.status != 200 || r.header.Get("X-RateLimit-Remaining") == "0" {
+		t.Errorf("after reset: %d remaining %s", r.status, r.header.Get("X-RateLimit-Remaining"))
+	}
+
+	// A fault can target some requests only; the hook sees every request.
+	var seen []string
+	s.SetHook(func(r fakegithub.Request) { seen = append(seen, r.Method) })
+	s.InjectFault(fakegithub.Fault{Status: 500, Match: func(r fakegithub.Request) bool { return r.Method == "POST" }})
+	if r := get(); r.status != 200 {
+		t.Errorf("GET hit the POST fault: %d", r.status)
+	}
+	if r := do(t, s, "POST", "repos/o/r/issues/1/comments", bearer, `{"body":"x"}`); r.status != 500 {
+		t.Errorf("POST: %d", r.status)
+	}
+	if strings.Join(seen, ",") != "GET,POST" {
+		t.Errorf("hook saw %v", seen)
+	}
+	log := s.Requests()
+	if last := log[len(log)-1]; !last.Injected || last.Status != 500 || last.Body != `{"body":"x"}` {
+		t.Errorf("last logged %+v", last)
+	}
+}
+
+func TestRateLimitWindow(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := fakegithub.New(t, fakegithub.WithClock(clock), fakegithub.WithRateLimit(2))
+	s.AddIssue("o", "r", 1)
+	reset := fmt.Sprint(now.Add(time.Hour).Unix())
+	for i, want := range []struct {
+		status    int
+		remaining string
+	}{{200, "1"}, {200, "0"}, {403, "0"}} {
+		r := do(t, s, "GET", "repos/o/r/issues/1/comments", bearer, "")
+		if r.status != want.status || r.header.Get("X-RateLimit-Remaining") != want.remaining ||
+			r.header.Get("X-RateLimit-Reset") != reset || r.header.Get("X-RateLimit-Limit") != "2" {
+			t.Errorf("request %d: %d remaining %s reset %s", i, r.status, r.header.Get("X-RateLimit-Remaining"), r.header.Get("X-RateLimit-Reset"))
+		}
+	}
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	if r := do(t, s, "GET", "repos/o/r/issues/1/comments", bearer, ""); r.status != 200 || r.header.Get("X-RateLimit-Remaining") != "1" {
+		t.Errorf("new window: %d remaining %s", r.status, r.header.Get("X-RateLimit-Remaining"))
+	}
+}
