@@ -1,0 +1,275 @@
+// Package metadatatest runs modules under pulumi.RunWithMocks the way the
+// runner and the Pulumi engine run them: each module inside its
+// konductor:index:Module component carrying metadata.Options, with the
+// engine-side transforms actually applied (the SDK's mock monitor does not
+// run them; see metadata.Options).
+package metadatatest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/containercraft/konductor-action/modules"
+	"github.com/containercraft/konductor-action/modules/metadata"
+)
+
+// Resource is one registered resource as the provider would receive it:
+// its inputs after every transform.
+type Resource struct {
+	URN    string
+	Type   string
+	Name   string
+	Parent string
+	Custom bool
+	// Provider is the provider reference ("<urn>::<id>"), empty for the
+	// default provider.
+	Provider string
+	Inputs   resource.PropertyMap
+}
+
+// Mocks is a pulumi.MockResourceMonitor that applies resource transforms
+// like the engine's resource monitor does: for each registration it runs
+// the resource's own transforms, then each ancestor's (nearest first),
+// invoking the callbacks the SDK registered through the same callback
+// protocol the engine uses. Stack transforms are not emulated.
+type Mocks struct {
+	// NewResourceFunc, when set, returns the ID and state of a new resource
+	// from its transformed args; by default the state echoes the inputs
+	// and the ID is "<name>-id".
+	NewResourceFunc func(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error)
+	// CallFunc, when set, answers invokes; by default they return nothing.
+	CallFunc func(args pulumi.MockCallArgs) (resource.PropertyMap, error)
+
+	mu         sync.Mutex
+	resources  []Resource
+	transforms map[string][]*pulumirpc.Callback // declared, by URN
+	parents    map[string]string
+	conns      map[string]*grpc.ClientConn
+}
+
+var _ pulumi.MockResourceMonitor = (*Mocks)(nil)
+
+// Call implements pulumi.MockResourceMonitor.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if m.CallFunc != nil {
+		return m.CallFunc(args)
+	}
+	return resource.PropertyMap{}, nil
+}
+
+// NewResource implements pulumi.MockResourceMonitor.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	req := args.RegisterRPC
+	if req == nil { // a read: no transforms
+		return m.newResource(args)
+	}
+	urn := urnOf(req.GetParent(), args.TypeToken, args.Name)
+
+	m.mu.Lock()
+	if m.transforms == nil {
+		m.transforms, m.parents = map[string][]*pulumirpc.Callback{}, map[string]string{}
+	}
+	m.transforms[urn] = req.GetTransforms()
+	m.parents[urn] = req.GetParent()
+	chain := append([]*pulumirpc.Callback(nil), req.GetTransforms()...)
+	for p := req.GetParent(); p != ""; p = m.parents[p] {
+		chain = append(chain, m.transforms[p]...)
+	}
+	m.mu.Unlock()
+
+	props := req.GetObject()
+	for _, cb := range chain {
+		var err error
+		if props, err = m.invoke(cb, req, props); err != nil {
+			return "", nil, fmt.Errorf("transform of %s: %w", urn, err)
+		}
+	}
+	inputs, err := plugin.UnmarshalProperties(props, plugin.MarshalOptions{
+		KeepUnknowns: true, KeepSecrets: true, KeepResources: true,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	args.Inputs = inputs
+
+	m.mu.Lock()
+	m.resources = append(m.resources, Resource{
+		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: req.GetParent(),
+		Custom: args.Custom, Provider: req.GetProvider(), Inputs: inputs,
+	})
+	m.mu.Unlock()
+	return m.newResource(args)
+}
+
+func (m *Mocks) newResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	if m.NewResourceFunc != nil {
+		return m.NewResourceFunc(args)
+	}
+	return args.Name + "-id", args.Inputs, nil
+}
+
+// invoke runs one transform callback on props, as the engine does.
+func (m *Mocks) invoke(cb *pulumirpc.Callback, req *pulumirpc.RegisterResourceRequest, props *structpb.Struct) (*structpb.Struct, error) {
+	conn, err := m.conn(cb.GetTarget())
+	if err != nil {
+		return nil, err
+	}
+	request, err := proto.Marshal(&pulumirpc.TransformRequest{
+		Type:       req.GetType(),
+		Name:       req.GetName(),
+		Custom:     req.GetCustom(),
+		Parent:     req.GetParent(),
+		Properties: props,
+		Options: &pulumirpc.TransformResourceOptions{
+			DependsOn:               req.GetDependencies(),
+			Protect:                 req.Protect,
+			IgnoreChanges:           req.GetIgnoreChanges(),
+			ReplaceOnChanges:        req.GetReplaceOnChanges(),
+			Version:                 req.GetVersion(),
+			Aliases:                 req.GetAliases(),
+			Provider:                req.GetProvider(),
+			Providers:               req.GetProviders(),
+			CustomTimeouts:          req.GetCustomTimeouts(),
+			PluginDownloadUrl:       req.GetPluginDownloadURL(),
+			RetainOnDelete:          req.RetainOnDelete,
+			DeletedWith:             req.GetDeletedWith(),
+			AdditionalSecretOutputs: req.GetAdditionalSecretOutputs(),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	resp, err := pulumirpc.NewCallbacksClient(conn).Invoke(ctx, &pulumirpc.CallbackInvokeRequest{
+		Token: cb.GetToken(), Request: request,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out pulumirpc.TransformResponse
+	if err := proto.Unmarshal(resp.GetResponse(), &out); err != nil {
+		return nil, err
+	}
+	if out.GetProperties() == nil { // the transform changed nothing
+		return props, nil
+	}
+	return out.GetProperties(), nil
+}
+
+func (m *Mocks) conn(target string) (*grpc.ClientConn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.conns[target]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	if m.conns == nil {
+		m.conns = map[string]*grpc.ClientConn{}
+	}
+	m.conns[target] = c
+	return c, nil
+}
+
+// Close closes the connections to the SDK's callback servers.
+func (m *Mocks) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.conns {
+		_ = c.Close()
+	}
+	m.conns = nil
+}
+
+// Resources returns the registered resources, sorted by URN.
+func (m *Mocks) Resources() []Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := append([]Resource(nil), m.resources...)
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+// ByType returns the registered resources of type typ, sorted by URN.
+func (m *Mocks) ByType(typ string) []Resource {
+	var out []Resource
+	for _, r := range m.Resources() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// urnOf computes a resource's URN the way the mock monitor does.
+func urnOf(parent, typ, name string) string {
+	p := resource.URN(parent)
+	var parentType tokens.Type
+	if p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(p.Stack(), p.Project(), parentType, tokens.Type(typ), name))
+}
+
+// Facts returns the facts the module tests deploy with: project "platform",
+// stack "dev", a git commit on main of owner/infra, and fisma level.
+func Facts() metadata.Facts {
+	return metadata.Facts{
+		Project: "platform",
+		Stack:   "dev",
+		Git: metadata.Git{
+			Repository: "acme/infra",
+			Commit:     "0123456789abcdef0123456789abcdef01234567",
+			Branch:     "main",
+			Actor:      "octocat",
+		},
+		Compliance: metadata.Compliance{Fisma: metadata.Fisma{Level: "moderate"}},
+		Labels:     map[string]string{"team": "platform"},
+	}
+}
+
+// Deploy deploys mod with cfg inside the module component, as the runner
+// does: a konductor:index:Module component named after the module carrying
+// metadata.Options(f, mod.Name()), passed to Deploy as env.Parent.
+func Deploy(ctx *pulumi.Context, mod modules.Module, cfg any, f metadata.Facts, deps map[string]modules.Outputs) (modules.Outputs, error) {
+	comp, err := metadata.NewModuleComponent(ctx, f, mod.Name())
+	if err != nil {
+		return nil, err
+	}
+	out, err := mod.Deploy(ctx, cfg, modules.Env{Project: f.Project, Stack: f.Stack, Deps: deps, Parent: comp})
+	if err != nil {
+		return nil, err
+	}
+	return out, ctx.RegisterResourceOutputs(comp, pulumi.Map{})
+}
+
+// Run runs a program under Mocks for project "platform", stack "dev" and
+// returns the mocks to inspect. It fails the test on error.
+func Run(t testing.TB, mocks *Mocks, program pulumi.RunFunc) *Mocks {
+	t.Helper()
+	if mocks == nil {
+		mocks = &Mocks{}
+	}
+	t.Cleanup(mocks.Close)
+	if err := pulumi.RunErr(program, pulumi.WithMocks("platform", "dev", mocks)); err != nil {
+		t.Fatalf("program: %v", err)
+	}
+	return mocks
+}
