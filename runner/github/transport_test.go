@@ -178,7 +178,7 @@ func TestTransportBufferedBodyAndTimeout(t *testing.T) {
 	clock := newFakeClock()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	srv.AddIssue(owner, repo, prNum)
-	tr := &github.Transport{Base: srv.Client().Transport, Clock: clock, Logger: quiet, AttemptTimeout: 100 * time.Millisecond}
+	tr := &github.Transport{Base: srv.Client().Transport, Clock: clock, Logger: quiet}
 	client := &http.Client{Transport: tr}
 
 	// A body without GetBody is buffered so it can be sent again.
@@ -196,10 +196,11 @@ func TestTransportBufferedBodyAndTimeout(t *testing.T) {
 	}
 
 	// An attempt that outlives its timeout is retried (GET is idempotent).
+	tr.AttemptTimeout = 250 * time.Millisecond
 	var n atomic.Int32
 	srv.SetHook(func(r fakegithub.Request) {
 		if n.Add(1) == 1 {
-			time.Sleep(400 * time.Millisecond)
+			time.Sleep(time.Second)
 		}
 	})
 	req, _ = http.NewRequest("GET", srv.URL()+"repos/o/r/issues/1/comments", nil)
@@ -213,8 +214,8 @@ func TestTransportBufferedBodyAndTimeout(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"body":"x"`) {
 		t.Errorf("after a timed-out attempt: %d %s", resp.StatusCode, b)
 	}
-	if n.Load() != 2 {
-		t.Errorf("%d attempts, want 2", n.Load())
+	if n.Load() < 2 {
+		t.Errorf("%d attempts, want 2 or more", n.Load())
 	}
 }
 

@@ -423,10 +423,13 @@ func TestUpsertConcurrentStacks(t *testing.T) {
 		}
 	})
 	// Reorder requests: each waits 0-3ms before the fake handles it, so
-	// reads and writes of the four writers interleave.
+	// reads and writes of the four writers interleave. The verify delay must
+	// exceed how long a writer's read can precede its write landing (GitHub
+	// has no conditional update); 150ms leaves room for a loaded CI machine
+	// running the race detector.
 	srv.SetHook(func(fakegithub.Request) { time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond) })
 	stacks := []string{"dev", "prod", "qa", "staging"}
-	const rounds = 6
+	const rounds = 4
 	for round := range rounds {
 		pr := 100 + round
 		srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: pr, HeadRepo: "o/r", HeadSHA: shaA})
@@ -435,7 +438,7 @@ func TestUpsertConcurrentStacks(t *testing.T) {
 		for i, stack := range stacks {
 			// One client per writer, as separate jobs would have; real time,
 			// since the race is about real interleaving.
-			c := newClient(t, srv, github.RealClock, github.WithVerifyDelay(40*time.Millisecond),
+			c := newClient(t, srv, github.RealClock, github.WithVerifyDelay(150*time.Millisecond),
 				github.WithUpsertAttempts(8), github.WithJitter(rand.Float64))
 			wg.Go(func() {
 				_, errs[i] = c.UpsertSection(context.Background(), owner, repo, pr,
