@@ -24,15 +24,16 @@ const ModuleComponentType = "konductor:index:Module"
 // "metadata"), the same for every provider, instead of each SDK's typed args
 // struct.
 //
-// Under pulumi.RunWithMocks (sdk v3.274.1) engine-side transforms are
-// accepted but not run: the mock monitor advertises the transforms feature,
-// the SDK starts its callback server and registers the callback, and the
-// mock only hands each resource's *own* transforms to MockResourceArgs
-// (never the parent's: inheritance is the engine's job), with untransformed
-// inputs. Tests therefore use metadatatest.Mocks, which does what the
+// Under mocks (pulumi.RunErr with pulumi.WithMocks; sdk v3.274.1 has no
+// pulumi.RunWithMocks) engine-side transforms are accepted but not run: the
+// mock monitor advertises the transforms feature, the SDK starts its
+// callback server and registers the callback, and the mock only hands each
+// resource's *own* transforms to MockResourceArgs (never the parent's:
+// inheritance is the engine's job), with untransformed inputs. Tests therefore use metadatatest.Mocks, which does what the
 // engine's resource monitor does: it invokes the registered callbacks over
 // the SDK's callback protocol for the resource, then its parents, in
-// engine order, and records the transformed inputs.
+// engine order, and records the transformed inputs. engine_test.go checks
+// the same inheritance with the real CLI.
 func Options(f Facts, module string) []pulumi.ResourceOption {
 	return []pulumi.ResourceOption{pulumi.Transforms([]pulumi.ResourceTransform{Transform(f, module)})}
 }
@@ -107,6 +108,10 @@ func kindOf(typ string, custom bool) kind {
 //
 // The transform works on plain values and on outputs (secret or unknown
 // maps are merged once known).
+//
+// Caveat (Go SDK v3.274.1): for a resource the transform changes, the SDK
+// returns options to the engine without deletedWith/replaceWith, so those
+// options are lost on labelled and tagged resources (engine_test.go).
 func Transform(f Facts, module string) pulumi.ResourceTransform {
 	user, managed := f.kubernetesLayers(module)
 	labels := func(own map[string]string) map[string]string {

@@ -1,4 +1,4 @@
-// Package metadatatest runs modules under pulumi.RunWithMocks the way the
+// Package metadatatest runs modules under mocks (pulumi.WithMocks) the way the
 // runner and the Pulumi engine run them: each module inside its
 // konductor:index:Module component carrying metadata.Options, with the
 // engine-side transforms actually applied (the SDK's mock monitor does not
