@@ -19,6 +19,9 @@ type Outputs map[string]any
 type Env struct {
 	Project string
 	Stack   string
+	// WorkDir is the repository directory holding Pulumi.yaml; relative
+	// paths in config are relative to it.
+	WorkDir string
 	// Deps holds the outputs of the modules this one depends on, by name.
 	Deps map[string]Outputs
 	// Parent is the module's component resource. Every resource a module

@@ -1,0 +1,317 @@
+// Package cli is konductor's command line: flags, logging, and the one place
+// where errors become exit codes.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"reflect"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/containercraft/konductor-action/modules"
+	"github.com/containercraft/konductor-action/modules/builtin"
+	"github.com/containercraft/konductor-action/runner"
+	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/engine"
+	"github.com/containercraft/konductor-action/runner/report"
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailed   = 1 // the operation failed or a mandatory policy blocked it
+	ExitBadInput = 2 // configuration or flags are wrong; nothing ran
+)
+
+// errSilent means the outcome was already reported; exit 1 quietly.
+var errSilent = errors.New("operation failed")
+
+// usageError marks flag and argument mistakes.
+type usageError struct{ error }
+
+type globals struct {
+	verbose   bool
+	logFormat string
+	stdout    io.Writer
+	stderr    io.Writer
+	log       *slog.Logger
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, stderr)
+}
+
+// exitCode is the only place errors become exit codes.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, errSilent) {
+		return ExitFailed
+	}
+	var ce config.Errors
+	if errors.As(err, &ce) {
+		fmt.Fprintf(stderr, "konductor: invalid configuration (nothing was run):\n%s\n", indent(ce.Error()))
+		return ExitBadInput
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "konductor: %v\n", ue.error)
+		return ExitBadInput
+	}
+	fmt.Fprintf(stderr, "konductor: %v\n", err)
+	return ExitFailed
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "konductor",
+		Short:         "Preview and deploy Pulumi platform modules from stack config",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setupLog()
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	for _, op := range []result.Operation{result.Preview, result.Up, result.Refresh, result.Destroy} {
+		root.AddCommand(newOpCmd(g, op))
+	}
+	root.AddCommand(newValidateCmd(g), newModulesCmd(g))
+	return root
+}
+
+func (g *globals) setupLog() error {
+	level := slog.LevelWarn
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text":
+		g.log = slog.New(slog.NewTextHandler(g.stderr, hopts))
+	case "json":
+		g.log = slog.New(slog.NewJSONHandler(g.stderr, hopts))
+	default:
+		return usageError{fmt.Errorf("--log-format: %q is not text or json", g.logFormat)}
+	}
+	return nil
+}
+
+type stackFlags struct {
+	stack string
+	cwd   string
+}
+
+func (f *stackFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.stack, "stack", "s", "", "stack name (Pulumi.<stack>.yaml)")
+	cmd.Flags().StringVar(&f.cwd, "cwd", ".", "directory holding Pulumi.yaml")
+}
+
+func (f *stackFlags) check() error {
+	if f.stack == "" {
+		return usageError{errors.New("--stack is required")}
+	}
+	if st, err := os.Stat(f.cwd); err != nil || !st.IsDir() {
+		return usageError{fmt.Errorf("--cwd %s: not a directory", f.cwd)}
+	}
+	return nil
+}
+
+var opHelp = map[result.Operation]string{
+	result.Preview: "Preview the stack's changes and print them as markdown",
+	result.Up:      "Deploy the stack's enabled modules",
+	result.Refresh: "Refresh the stack's state from the real resources",
+	result.Destroy: "Destroy every resource of the stack",
+}
+
+func newOpCmd(g *globals, op result.Operation) *cobra.Command {
+	var f stackFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   string(op),
+		Short: opHelp[op],
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			return runOp(cmd.Context(), g, op, f, asJSON)
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON instead of markdown")
+	return cmd
+}
+
+func runOp(ctx context.Context, g *globals, op result.Operation, f stackFlags, asJSON bool) error {
+	reg := builtin.Registry()
+	// Validate before starting anything heavy: bad input exits 2 at once.
+	if _, err := config.Load(f.cwd, f.stack, reg); err != nil {
+		return err
+	}
+	var progress io.Writer
+	if g.verbose {
+		progress = g.stderr
+	}
+	eng, err := engine.New(engine.Options{Log: g.log, Progress: progress})
+	if err != nil {
+		return err
+	}
+	r := &runner.Runner{Registry: reg, Engine: eng, Log: g.log}
+	res, err := r.Run(ctx, runner.Request{Operation: op, Dir: f.cwd, Stack: f.stack})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(g.stdout, report.Markdown(res, report.Options{FullDiffAt: "`konductor " + string(op) + " --json`"}))
+	}
+	if res.Status != result.Succeeded {
+		return errSilent
+	}
+	return nil
+}
+
+func newValidateCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check a stack's configuration without running anything",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			st, err := config.Load(f.cwd, f.stack, builtin.Registry())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: stack %s is valid; enabled modules: %s\n", st.File, st.Name, strings.Join(st.ModuleNames(), ", "))
+			return nil
+		},
+	}
+	f.bind(cmd)
+	return cmd
+}
+
+func newModulesCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "modules",
+		Short: "List the modules with their config fields and defaults",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg := builtin.Registry()
+			for _, name := range reg.Names() {
+				m, _ := reg.Get(name)
+				printModule(g.stdout, m)
+			}
+			return nil
+		},
+	}
+}
+
+func printModule(w io.Writer, m modules.Module) {
+	fmt.Fprintf(w, "%s — %s\n", m.Name(), m.Description())
+	if deps := m.DependsOn(); len(deps) > 0 {
+		fmt.Fprintf(w, "  depends on: %s\n", strings.Join(deps, ", "))
+	}
+	fmt.Fprintf(w, "  %-36s %-20s %-24s %s\n", "field", "type", "default", "description")
+	fmt.Fprintf(w, "  %-36s %-20s %-24s %s\n", "enabled", "bool", "false", "switch the module on")
+	for _, f := range Fields(m.NewConfig()) {
+		fmt.Fprintf(w, "  %-36s %-20s %-24s %s\n", f.Path, f.Type, f.Default, f.Doc)
+	}
+	fmt.Fprintln(w)
+}
+
+// Field describes one config field for listings and docs.
+type Field struct {
+	Path, Type, Default, Doc string
+}
+
+// Fields lists a config struct's fields (nested structs flattened with dots,
+// list elements with []).
+func Fields(cfg any) []Field {
+	var out []Field
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		for v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v = reflect.New(v.Type().Elem()).Elem()
+				continue
+			}
+			v = v.Elem()
+		}
+		t := v.Type()
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(sf.Name)
+			}
+			path := name
+			if prefix != "" {
+				path = prefix + "." + name
+			}
+			fv := v.Field(i)
+			ft := sf.Type
+			if ft.Kind() == reflect.Struct {
+				walk(path, fv)
+				continue
+			}
+			if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+				out = append(out, Field{Path: path, Type: "list", Default: "[]", Doc: sf.Tag.Get("doc")})
+				walk(path+"[]", reflect.New(ft.Elem()).Elem())
+				continue
+			}
+			typ := ft.Kind().String()
+			if e := sf.Tag.Get("enum"); e != "" {
+				typ = strings.ReplaceAll(e, ",", "|")
+			}
+			def := ""
+			if !fv.IsZero() {
+				b, _ := json.Marshal(fv.Interface())
+				def = string(b)
+			}
+			out = append(out, Field{Path: path, Type: typ, Default: def, Doc: sf.Tag.Get("doc")})
+		}
+	}
+	walk("", reflect.ValueOf(cfg))
+	return out
+}

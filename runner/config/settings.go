@@ -1,0 +1,72 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+)
+
+// SettingsFile is the optional repository file for what Pulumi config cannot
+// express.
+const SettingsFile = "konductor.yaml"
+
+// Settings is konductor.yaml.
+type Settings struct {
+	// Stacks maps a stack name to how the action treats it.
+	Stacks map[string]StackSettings `yaml:"stacks"`
+	// Policies applies to every stack; a stack's own policies override it.
+	Policies Policies `yaml:"policies"`
+	Comment  Comment  `yaml:"comment"`
+}
+
+// StackSettings is one stack's entry in konductor.yaml.
+type StackSettings struct {
+	// Branch deploys the stack on a push to it.
+	Branch string `yaml:"branch"`
+	// Paths are glob filters: a PR touching any of them affects the stack.
+	// Pulumi.<stack>.yaml always does.
+	Paths    []string `yaml:"paths"`
+	Policies Policies `yaml:"policies"`
+}
+
+// Policies configures policy packs and per-rule enforcement.
+type Policies struct {
+	// Packs are extra policy packs: a prebuilt binary or a Go package dir.
+	Packs []string `yaml:"packs"`
+	// Rules maps a rule name to its enforcement and properties.
+	Rules map[string]Rule `yaml:"rules"`
+	// Baseline can switch the built-in konductor-baseline pack off.
+	Baseline *bool `yaml:"baseline"`
+}
+
+// Rule is one rule's settings. Properties are rule specific.
+type Rule struct {
+	Enforcement string         `yaml:"enforcement" enum:"advisory,mandatory,disabled"`
+	Properties  map[string]any `yaml:"properties"`
+}
+
+// Comment holds PR comment options.
+type Comment struct {
+	// Details folds the full diff when true (the default).
+	ShowCreates *bool `yaml:"show_creates"`
+}
+
+// LoadSettings reads dir/konductor.yaml, or returns empty settings.
+func LoadSettings(dir string) (*Settings, error) {
+	file := filepath.Join(dir, SettingsFile)
+	s := &Settings{}
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	root, err := readYAML(file)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{file: file}
+	d.decode(root, reflect.ValueOf(s).Elem(), "")
+	if err := d.errs.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

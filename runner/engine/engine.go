@@ -1,0 +1,317 @@
+// Package engine runs Pulumi operations through the Automation API with the
+// pinned CLI, on the user's own project directory, and turns the engine's
+// event stream into a result.Result.
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+// Environment variables the engine reads.
+const (
+	EnvPulumiRoot = "KONDUCTOR_PULUMI_ROOT" // dir holding bin/pulumi
+	EnvPluginPath = "KONDUCTOR_PLUGIN_PATH" // dirs holding pulumi-resource-* plugins
+	EnvBackendURL = "PULUMI_BACKEND_URL"
+	EnvPassphrase = "PULUMI_CONFIG_PASSPHRASE"
+)
+
+// LocalStateDir is where the embedded default backend keeps state, under the
+// work dir, when PULUMI_BACKEND_URL is not set.
+const LocalStateDir = ".konductor/state"
+
+// Options configure an Engine.
+type Options struct {
+	// PulumiRoot is the dir holding bin/pulumi; empty: KONDUCTOR_PULUMI_ROOT,
+	// else `pulumi` on PATH.
+	PulumiRoot string
+	// PluginPath is prepended to PATH so the engine finds provider plugins.
+	PluginPath string
+	// Getenv reads the environment; nil uses os.Getenv.
+	Getenv func(string) string
+	// Progress receives the CLI's own progress text, if set.
+	Progress io.Writer
+	Log      *slog.Logger
+}
+
+// Engine runs operations. One Engine serves many stacks.
+type Engine struct {
+	cmd    auto.PulumiCommand
+	opts   Options
+	getenv func(string) string
+	log    *slog.Logger
+}
+
+// New resolves the Pulumi CLI once.
+func New(opts Options) (*Engine, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if opts.PulumiRoot == "" {
+		opts.PulumiRoot = getenv(EnvPulumiRoot)
+	}
+	if opts.PluginPath == "" {
+		opts.PluginPath = getenv(EnvPluginPath)
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: opts.PulumiRoot, SkipVersionCheck: true})
+	if err != nil {
+		where := "on PATH"
+		if opts.PulumiRoot != "" {
+			where = "in " + opts.PulumiRoot + "/bin"
+		}
+		return nil, fmt.Errorf("pulumi CLI not usable %s (build it with `make tools`, or set %s): %w", where, EnvPulumiRoot, err)
+	}
+	log.Debug("pulumi CLI", "version", cmd.Version().String(), "root", opts.PulumiRoot)
+	return &Engine{cmd: cmd, opts: opts, getenv: getenv, log: log}, nil
+}
+
+// Request is one operation on one stack.
+type Request struct {
+	Operation result.Operation
+	Stack     *config.Stack
+	Program   pulumi.RunFunc
+	// PolicyPacks are absolute paths of policy pack binaries.
+	PolicyPacks []string
+	// PolicyConfig is a policy-pack config JSON file, or empty.
+	PolicyConfig string
+	// Refresh refreshes state from the cloud before the operation.
+	Refresh bool
+}
+
+// Env returns the environment the CLI runs with for a work dir: offline,
+// deterministic, and with the embedded default backend when none is set.
+func (e *Engine) Env(workDir string) (map[string]string, error) {
+	env := map[string]string{
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		"PULUMI_SKIP_CONFIRMATIONS":                   "true",
+	}
+	if h := e.getenv("PULUMI_HOME"); h != "" {
+		env["PULUMI_HOME"] = h
+	} else if c, err := os.UserCacheDir(); err == nil {
+		env["PULUMI_HOME"] = filepath.Join(c, "konductor", "pulumi-home")
+	}
+	backend := e.getenv(EnvBackendURL)
+	if backend == "" {
+		dir, err := filepath.Abs(filepath.Join(workDir, LocalStateDir))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("embedded file backend: %w", err)
+		}
+		backend = "file://" + dir
+		// The embedded default works out of the box: an empty passphrase
+		// unless the user set one. A real backend needs the user's.
+		if _, ok := lookupEnv(e.getenv, EnvPassphrase); !ok && e.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
+			env[EnvPassphrase] = ""
+		}
+	}
+	env[EnvBackendURL] = backend
+	path := e.getenv("PATH")
+	if e.opts.PluginPath != "" {
+		path = e.opts.PluginPath + string(os.PathListSeparator) + path
+	}
+	env["PATH"] = path
+	return env, nil
+}
+
+// lookupEnv tells a variable set to "" from an unset one when getenv is
+// os.Getenv; injected getenvs cannot say, so "" means unset there.
+func lookupEnv(getenv func(string) string, k string) (string, bool) {
+	if v := getenv(k); v != "" {
+		return v, true
+	}
+	if getenv == nil {
+		return "", false
+	}
+	return os.LookupEnv(k)
+}
+
+// Run performs one operation and returns its result. The error is non-nil
+// only when no result could be produced at all; a failed operation returns
+// a result with Status Failed and its Error set.
+func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
+	st := req.Stack
+	start := time.Now()
+	env, err := e.Env(st.Dir)
+	if err != nil {
+		return nil, err
+	}
+	// A preview must not modify the user's files: Pulumi writes an
+	// encryptionsalt into a stack file that has none. Put it back.
+	if req.Operation == result.Preview {
+		if orig, err := os.ReadFile(st.File); err == nil {
+			defer restore(st.File, orig)
+		}
+	}
+	stack, err := auto.UpsertStackInlineSource(ctx, st.Name, st.Project, req.Program,
+		auto.Pulumi(e.cmd), auto.WorkDir(st.Dir), auto.EnvVars(env))
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", st.Name, classify(err))
+	}
+
+	b := result.NewBuilder(st.Project, st.Name, req.Operation)
+	ch := make(chan events.EngineEvent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if ev.Error != nil {
+				e.log.Warn("event stream", "err", ev.Error)
+				continue
+			}
+			b.Add(ev.EngineEvent)
+		}
+	}()
+
+	var stderr bytes.Buffer
+	progress := []io.Writer{}
+	if e.opts.Progress != nil {
+		progress = append(progress, e.opts.Progress)
+	}
+	errw := io.MultiWriter(append(progress, &stderr)...)
+	e.log.Info("engine", "op", req.Operation, "stack", st.Name, "modules", strings.Join(st.ModuleNames(), ","))
+	switch req.Operation {
+	case result.Preview:
+		opts := []optpreview.Option{optpreview.EventStreams(ch), optpreview.Color("never"),
+			optpreview.ProgressStreams(progress...), optpreview.ErrorProgressStreams(errw)}
+		if len(req.PolicyPacks) > 0 {
+			opts = append(opts, optpreview.PolicyPacks(req.PolicyPacks...))
+		}
+		if req.PolicyConfig != "" {
+			opts = append(opts, optpreview.PolicyPackConfigs(req.PolicyConfig))
+		}
+		if req.Refresh {
+			opts = append(opts, optpreview.Refresh())
+		}
+		_, err = stack.Preview(ctx, opts...)
+	case result.Up:
+		opts := []optup.Option{optup.EventStreams(ch), optup.Color("never"),
+			optup.ProgressStreams(progress...), optup.ErrorProgressStreams(errw)}
+		if len(req.PolicyPacks) > 0 {
+			opts = append(opts, optup.PolicyPacks(req.PolicyPacks...))
+		}
+		if req.PolicyConfig != "" {
+			opts = append(opts, optup.PolicyPackConfigs(req.PolicyConfig))
+		}
+		if req.Refresh {
+			opts = append(opts, optup.Refresh())
+		}
+		_, err = stack.Up(ctx, opts...)
+	case result.Refresh:
+		_, err = stack.Refresh(ctx, optrefresh.EventStreams(ch), optrefresh.Color("never"),
+			optrefresh.ProgressStreams(progress...), optrefresh.ErrorProgressStreams(errw))
+	case result.Destroy:
+		_, err = stack.Destroy(ctx, optdestroy.EventStreams(ch), optdestroy.Color("never"),
+			optdestroy.ProgressStreams(progress...), optdestroy.ErrorProgressStreams(errw))
+	default:
+		close(ch)
+		return nil, fmt.Errorf("unknown operation %q", req.Operation)
+	}
+	// The API closes the channel at the end of the stream; if the CLI died
+	// before streaming, nothing will, so do not wait forever.
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		e.log.Warn("event stream did not close", "stack", st.Name)
+	}
+	r := b.Result()
+	r.Duration = time.Since(start)
+	if err != nil {
+		r.Status = result.Failed
+		if r.MandatoryViolations() > 0 {
+			r.Status = result.Blocked
+		}
+		r.Error = errorText(r, classify(err), stderr.String())
+		if ctx.Err() != nil {
+			r.Error = "cancelled: " + r.Error
+		}
+	}
+	return r, nil
+}
+
+// Remove deletes a stack and its state (used by tests and `destroy --remove`).
+func (e *Engine) Remove(ctx context.Context, st *config.Stack) error {
+	env, err := e.Env(st.Dir)
+	if err != nil {
+		return err
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, auto.Pulumi(e.cmd), auto.WorkDir(st.Dir), auto.EnvVars(env))
+	if err != nil {
+		return err
+	}
+	return ws.RemoveStack(ctx, st.Name)
+}
+
+func restore(file string, orig []byte) {
+	if now, err := os.ReadFile(file); err == nil && !bytes.Equal(now, orig) {
+		_ = os.WriteFile(file, orig, 0o644)
+	}
+}
+
+// ErrConcurrentUpdate is returned (wrapped) when the stack is locked by
+// another update.
+var ErrConcurrentUpdate = errors.New("stack is locked by another update")
+
+// classify keeps the Automation API's error kinds recognisable after we
+// wrap them.
+func classify(err error) error {
+	if auto.IsConcurrentUpdateError(err) {
+		return fmt.Errorf("%w: %v", ErrConcurrentUpdate, err)
+	}
+	return err
+}
+
+// errorText makes the CLI's failure readable: the error lines of its
+// stderr rather than the whole transcript.
+func errorText(r *result.Result, err error, stderr string) string {
+	errs := 0
+	for _, d := range r.Diagnostics {
+		if d.Severity == "error" {
+			errs++
+		}
+	}
+	if errs > 0 {
+		// The diagnostics say what went wrong, per resource.
+		return fmt.Sprintf("%s failed with %d error(s), listed under Diagnostics", r.Operation, errs)
+	}
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "warning:") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 0 {
+		if len(lines) > 20 {
+			lines = lines[len(lines)-20:]
+		}
+		return strings.Join(lines, "\n")
+	}
+	return err.Error()
+}

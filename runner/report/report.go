@@ -1,0 +1,472 @@
+// Package report renders a result.Result as markdown for a pull request
+// comment, a job summary or a terminal, ordered by what a reviewer must see
+// first and fitted to a character budget by dropping detail from the bottom
+// up, whole lines at a time, saying what was left out.
+package report
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+// CommentLimit is GitHub's limit on a comment body, in characters.
+const CommentLimit = 65536
+
+// SummaryLimit is GitHub's limit on a job summary, in bytes.
+const SummaryLimit = 1 << 20
+
+// Options tune rendering.
+type Options struct {
+	// Budget is the most characters the section may take; 0 means
+	// CommentLimit.
+	Budget int
+	// FullDiffAt says where the unabridged diff is, for the note shown when
+	// detail is dropped ("the job summary").
+	FullDiffAt string
+	// Heading is the markdown heading level for the stack title (default 3).
+	Heading int
+}
+
+// Markdown renders r.
+func Markdown(r *result.Result, opts Options) string {
+	if opts.Budget <= 0 {
+		opts.Budget = CommentLimit
+	}
+	if opts.Heading <= 0 {
+		opts.Heading = 3
+	}
+	if opts.FullDiffAt == "" {
+		opts.FullDiffAt = "the job summary"
+	}
+	return fit(blocks(r, opts), opts)
+}
+
+// A block is a titled list of lines; when space runs out its lines are
+// dropped from the end and replaced by a count of what was dropped.
+type block struct {
+	lines []string
+	// keep is how many leading lines (title) must stay with the block.
+	keep int
+	// what names the dropped lines: "creates", "property changes".
+	what string
+	// droppable blocks may vanish entirely (the folded full diff).
+	droppable bool
+	// tail closes the block (</details>, a fence) whenever any of it stays.
+	tail []string
+}
+
+func blocks(r *result.Result, o Options) []*block {
+	var out []*block
+	out = append(out, &block{lines: header(r, o), keep: 1 << 30})
+	if len(r.Violations) > 0 {
+		out = append(out, violations(r))
+	}
+	if r.Error != "" {
+		out = append(out, &block{lines: append([]string{"", "**Error**", ""}, fenced(r.Error)...), keep: 3, what: "error lines"})
+	}
+	groups := map[result.Op][]result.Step{}
+	for _, s := range r.Steps {
+		groups[s.Op] = append(groups[s.Op], s)
+	}
+	if d := append(slices.Clone(groups[result.OpDelete]), groups[result.OpReplace]...); len(d) > 0 {
+		b := &block{lines: []string{"", "**Deletes and replaces**", ""}, keep: 3, what: "deletes and replaces"}
+		for _, s := range d {
+			b.lines = append(b.lines, stepLine(s))
+		}
+		out = append(out, b)
+	}
+	if u := groups[result.OpUpdate]; len(u) > 0 {
+		names := &block{lines: []string{"", "**Updates**", ""}, keep: 3, what: "updates"}
+		props := &block{lines: []string{"", "<details><summary>Property changes of updates</summary>", ""}, keep: 3, what: "property changes", droppable: true, tail: []string{"", "</details>"}}
+		for _, s := range u {
+			names.lines = append(names.lines, stepLine(s))
+			props.lines = append(props.lines, "- "+code(s.Type)+" **"+esc(s.Name)+"**")
+			for _, d := range s.Diffs {
+				props.lines = append(props.lines, "  - "+diffLine(d))
+			}
+		}
+		out = append(out, names)
+		// Small updates show their diffs inline instead of folded.
+		if len(props.lines) <= 40 {
+			props.lines[1] = "Property changes:"
+			props.tail = nil
+		}
+		out = append(out, props)
+	}
+	if c := groups[result.OpCreate]; len(c) > 0 {
+		b := &block{lines: []string{"", "**Creates**", ""}, keep: 3, what: "creates"}
+		for _, s := range c {
+			b.lines = append(b.lines, stepLine(s))
+		}
+		out = append(out, b)
+	}
+	var rest []result.Step
+	for _, op := range []result.Op{result.OpImport, result.OpRead, result.OpRefresh} {
+		rest = append(rest, groups[op]...)
+	}
+	if len(rest) > 0 {
+		b := &block{lines: []string{"", "<details><summary>Reads, imports and refreshes</summary>", ""}, keep: 3, what: "other steps", droppable: true, tail: []string{"", "</details>"}}
+		for _, s := range rest {
+			b.lines = append(b.lines, stepLine(s))
+		}
+		out = append(out, b)
+	}
+	if len(r.Outputs) > 0 {
+		out = append(out, outputs(r))
+	}
+	if d := diagnostics(r); d != nil {
+		out = append(out, d)
+	}
+	if len(r.Steps) > 0 {
+		out = append(out, fullDiff(r))
+	}
+	return out
+}
+
+func header(r *result.Result, o Options) []string {
+	icon := "✅"
+	switch {
+	case r.Status == result.Failed || r.Status == result.Invalid:
+		icon = "❌"
+	case r.Status == result.Blocked || r.MandatoryViolations() > 0:
+		icon = "🛑"
+	case r.HasDestroy():
+		icon = "⚠️"
+	}
+	title := fmt.Sprintf("%s %s `%s` — %s %s", strings.Repeat("#", o.Heading), icon, esc(r.Stack), r.Operation, statusWord(r))
+	lines := []string{title, "", countsLine(r)}
+	if r.Commit != "" {
+		lines[2] += fmt.Sprintf(" · commit `%s`", short(r.Commit))
+	}
+	return lines
+}
+
+func statusWord(r *result.Result) string {
+	switch r.Status {
+	case result.Failed:
+		return "failed"
+	case result.Blocked:
+		return "blocked by policy"
+	case result.Invalid:
+		return "invalid configuration"
+	}
+	if r.Operation == result.Preview {
+		if r.HasChanges() {
+			return "has changes"
+		}
+		return "no changes"
+	}
+	return "succeeded"
+}
+
+var opVerb = map[result.Op][2]string{
+	result.OpCreate:  {"create", "created"},
+	result.OpUpdate:  {"update", "updated"},
+	result.OpDelete:  {"delete", "deleted"},
+	result.OpReplace: {"replace", "replaced"},
+	result.OpImport:  {"import", "imported"},
+	result.OpRead:    {"read", "read"},
+	result.OpRefresh: {"refresh", "refreshed"},
+	result.OpSame:    {"unchanged", "unchanged"},
+}
+
+func countsLine(r *result.Result) string {
+	var parts []string
+	tense := 0
+	if r.Operation != result.Preview {
+		tense = 1
+	}
+	for _, op := range result.Ops {
+		if n := r.Counts[op]; n > 0 {
+			w := opVerb[op][tense]
+			if op != result.OpSame && tense == 0 {
+				w = "to " + w
+			}
+			parts = append(parts, fmt.Sprintf("**%d** %s", n, w))
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"no resources"}
+	}
+	line := strings.Join(parts, " · ")
+	if n := len(r.Violations); n > 0 {
+		line += fmt.Sprintf(" · **%d** policy violation%s (%d mandatory)", n, plural(n), r.MandatoryViolations())
+	}
+	return line
+}
+
+func violations(r *result.Result) *block {
+	b := &block{lines: []string{"", "**Policy violations**", ""}, keep: 3, what: "violations"}
+	for _, v := range r.Violations {
+		icon := "⚠️ advisory"
+		if v.Mandatory() {
+			icon = "🛑 mandatory"
+		}
+		where := ""
+		if v.URN != "" {
+			where = " on " + code(v.Type) + " **" + esc(v.Name) + "**"
+		}
+		msg := strings.Join(strings.Fields(v.Message), " ")
+		b.lines = append(b.lines, fmt.Sprintf("- %s %s%s: %s", icon, code(v.Pack+"/"+v.Rule), where, esc(msg)))
+	}
+	return b
+}
+
+var opIcon = map[result.Op]string{
+	result.OpDelete: "🗑️ delete", result.OpReplace: "🔁 replace", result.OpUpdate: "✏️ update",
+	result.OpCreate: "➕ create", result.OpImport: "📥 import", result.OpRead: "👓 read", result.OpRefresh: "🔄 refresh",
+}
+
+func stepLine(s result.Step) string {
+	line := fmt.Sprintf("- %s %s **%s**", opIcon[s.Op], code(s.Type), esc(s.Name))
+	if s.Op == result.OpReplace {
+		if len(s.ReplaceReasons) > 0 {
+			reasons := make([]string, len(s.ReplaceReasons))
+			for i, k := range s.ReplaceReasons {
+				reasons[i] = code(k)
+			}
+			line += " — because " + strings.Join(reasons, ", ") + " changed"
+		}
+		if s.DeleteBeforeReplace {
+			line += " (deleted before it is recreated)"
+		}
+	}
+	if s.Op == result.OpUpdate && len(s.Diffs) > 0 {
+		paths := make([]string, 0, 3)
+		for _, d := range s.Diffs[:min(3, len(s.Diffs))] {
+			paths = append(paths, code(d.Path))
+		}
+		more := ""
+		if len(s.Diffs) > 3 {
+			more = fmt.Sprintf(" and %d more", len(s.Diffs)-3)
+		}
+		line += ": " + strings.Join(paths, ", ") + more
+	}
+	return line
+}
+
+func diffLine(d result.PropertyDiff) string {
+	switch d.Kind {
+	case result.Added:
+		return code(d.Path) + " added: " + code(d.New)
+	case result.Deleted:
+		return code(d.Path) + " removed (was " + code(d.Old) + ")"
+	}
+	s := code(d.Path) + ": " + code(d.Old) + " → " + code(d.New)
+	if d.Replaces {
+		s += " (forces replacement)"
+	}
+	return s
+}
+
+func outputs(r *result.Result) *block {
+	keys := make([]string, 0, len(r.Outputs))
+	for k := range r.Outputs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := &block{lines: []string{"", "<details><summary>Stack outputs</summary>", ""}, keep: 3, what: "outputs", droppable: true, tail: []string{"", "</details>"}}
+	for _, k := range keys {
+		o := r.Outputs[k]
+		switch o.Change {
+		case result.Updated:
+			b.lines = append(b.lines, fmt.Sprintf("- %s: %s → %s", code(k), code(o.Old), code(o.Value)))
+		case result.Deleted:
+			b.lines = append(b.lines, fmt.Sprintf("- %s removed", code(k)))
+		default:
+			b.lines = append(b.lines, fmt.Sprintf("- %s: %s", code(k), code(o.Value)))
+		}
+	}
+	return b
+}
+
+func diagnostics(r *result.Result) *block {
+	var lines []string
+	for _, d := range r.Diagnostics {
+		if d.Severity != "error" && d.Severity != "warning" {
+			continue
+		}
+		icon := "⚠️"
+		if d.Severity == "error" {
+			icon = "❌"
+		}
+		msg := strings.Join(strings.Fields(d.Message), " ")
+		lines = append(lines, fmt.Sprintf("- %s %s", icon, esc(msg)))
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return &block{lines: append([]string{"", "**Diagnostics**", ""}, lines...), keep: 3, what: "diagnostics"}
+}
+
+// fullDiff is every step with every property change, folded.
+func fullDiff(r *result.Result) *block {
+	var body []string
+	for _, s := range r.Steps {
+		sign := map[result.Op]string{result.OpCreate: "+", result.OpDelete: "-", result.OpReplace: "+-", result.OpUpdate: "~"}[s.Op]
+		if sign == "" {
+			sign = " "
+		}
+		body = append(body, fmt.Sprintf("%s %s %s (%s)", sign, s.Type, s.Name, s.Op))
+		for _, d := range s.Diffs {
+			switch d.Kind {
+			case result.Added:
+				body = append(body, fmt.Sprintf("+     %s: %s", d.Path, d.New))
+			case result.Deleted:
+				body = append(body, fmt.Sprintf("-     %s: %s", d.Path, d.Old))
+			default:
+				body = append(body, fmt.Sprintf("-     %s: %s", d.Path, d.Old), fmt.Sprintf("+     %s: %s", d.Path, d.New))
+			}
+		}
+	}
+	fence := fenceFor(strings.Join(body, "\n"))
+	lines := []string{"", fmt.Sprintf("<details><summary>Full diff (%d resources)</summary>", len(r.Steps)), "", fence + "diff"}
+	for _, l := range body {
+		lines = append(lines, escLine(l))
+	}
+	return &block{lines: lines, keep: 4, what: "diff lines", droppable: true, tail: []string{fence, "", "</details>"}}
+}
+
+func fenced(s string) []string {
+	f := fenceFor(s)
+	out := []string{f}
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		out = append(out, escLine(l))
+	}
+	return append(out, f)
+}
+
+// fit drops lines from the last blocks first until the text fits.
+func fit(bs []*block, o Options) string {
+	size := func() int {
+		n := 0
+		for _, b := range bs {
+			for _, l := range b.lines {
+				n += utf8.RuneCountInString(l) + 1
+			}
+			for _, l := range b.tail {
+				n += utf8.RuneCountInString(l) + 1
+			}
+		}
+		return n
+	}
+	total := size()
+	if total <= o.Budget {
+		return render(bs)
+	}
+	note := func(b *block, dropped int) string {
+		return fmt.Sprintf("- … %d more %s not shown here: the full diff is in %s.", dropped, b.what, o.FullDiffAt)
+	}
+	// Reserve room for the notes we may add.
+	budget := o.Budget - 200
+	for i := len(bs) - 1; i >= 0 && total > budget; i-- {
+		b := bs[i]
+		if b.keep >= len(b.lines) {
+			continue
+		}
+		if b.droppable {
+			for _, l := range b.lines {
+				total -= utf8.RuneCountInString(l) + 1
+			}
+			for _, l := range b.tail {
+				total -= utf8.RuneCountInString(l) + 1
+			}
+			b.lines, b.tail = nil, nil
+			continue
+		}
+		dropped := 0
+		for len(b.lines) > b.keep && total > budget {
+			l := b.lines[len(b.lines)-1]
+			b.lines = b.lines[:len(b.lines)-1]
+			total -= utf8.RuneCountInString(l) + 1
+			dropped++
+		}
+		if dropped > 0 {
+			n := note(b, dropped)
+			b.lines = append(b.lines, n)
+			total += utf8.RuneCountInString(n) + 1
+		}
+	}
+	out := render(bs)
+	if !strings.Contains(out, "not shown here") {
+		out += fmt.Sprintf("\n_Some detail was left out to fit; the full diff is in %s._\n", o.FullDiffAt)
+	}
+	return out
+}
+
+func render(bs []*block) string {
+	var sb strings.Builder
+	for _, b := range bs {
+		for _, l := range b.lines {
+			sb.WriteString(l)
+			sb.WriteByte('\n')
+		}
+		if len(b.lines) > 0 {
+			for _, l := range b.tail {
+				sb.WriteString(l)
+				sb.WriteByte('\n')
+			}
+		}
+	}
+	return sb.String()
+}
+
+// code renders s as inline code whatever backticks it holds.
+func code(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = escLine(s)
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	if longest == 0 {
+		return "`" + s + "`"
+	}
+	f := strings.Repeat("`", longest+1)
+	return f + " " + s + " " + f
+}
+
+func fenceFor(s string) string {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
+}
+
+// escLine keeps text from forging our hidden comment markers.
+func escLine(s string) string { return strings.ReplaceAll(s, "<!--", "<\u200b!--") }
+
+// esc escapes text shown outside code: markdown and HTML metacharacters.
+func esc(s string) string {
+	r := strings.NewReplacer("\\", "\\\\", "*", "\\*", "_", "\\_", "`", "\\`", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|", "\n", " ")
+	return r.Replace(s)
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

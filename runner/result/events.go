@@ -1,0 +1,497 @@
+package result
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// Values the engine uses in place of data it must not or cannot show.
+const (
+	secretSig     = "4dabf18193072939515e22adb298388d"
+	unknownString = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+	// SecretText replaces every secret value.
+	SecretText = "[secret]"
+	// UnknownText replaces values computed during the deploy.
+	UnknownText = "(known after apply)"
+	// maxValue bounds one rendered value; a larger one is cut with a marker.
+	maxValue = 400
+)
+
+const stackType = "pulumi:pulumi:Stack"
+
+// Builder folds engine events into a Result. It is not safe for concurrent
+// use: feed it from the one goroutine reading the event channel.
+type Builder struct {
+	r      *Result
+	byURN  map[string]int // index into r.Steps
+	oldOut map[string]any
+	newOut map[string]any
+	seenOp map[string]bool
+}
+
+// NewBuilder starts a result for project/stack.
+func NewBuilder(project, stack string, op Operation) *Builder {
+	return &Builder{
+		r: &Result{Project: project, Stack: stack, Operation: op, Status: Succeeded,
+			Counts: map[Op]int{}, Outputs: map[string]Output{}},
+		byURN: map[string]int{},
+	}
+}
+
+// Add folds one event in.
+func (b *Builder) Add(e apitype.EngineEvent) {
+	switch {
+	case e.ResourcePreEvent != nil:
+		b.step(e.ResourcePreEvent.Metadata)
+	case e.ResOutputsEvent != nil:
+		md := e.ResOutputsEvent.Metadata
+		if md.Type == stackType {
+			b.stackOutputs(md)
+		}
+	case e.PolicyEvent != nil:
+		b.policy(*e.PolicyEvent)
+	case e.DiagnosticEvent != nil:
+		d := e.DiagnosticEvent
+		sev := strings.TrimSuffix(d.Severity, "#err")
+		if d.Ephemeral || sev == "debug" {
+			return
+		}
+		msg := strings.TrimSpace(d.Message)
+		if msg == "" {
+			return
+		}
+		b.r.Diagnostics = append(b.r.Diagnostics, Diagnostic{Severity: sev, URN: d.URN, Message: msg})
+	case e.SummaryEvent != nil:
+		// The engine's own tally includes unchanged resources: it wins.
+		b.r.Counts = map[Op]int{}
+		for op, n := range e.SummaryEvent.ResourceChanges {
+			if f, ok := foldOp(string(op)); ok {
+				b.r.Counts[f] += n
+			}
+		}
+	}
+}
+
+// Result returns the built result.
+func (b *Builder) Result() *Result {
+	if b.oldOut != nil || b.newOut != nil {
+		b.r.Outputs = diffOutputs(b.oldOut, b.newOut)
+	}
+	slices.SortStableFunc(b.r.Violations, func(x, y Violation) int {
+		if x.Mandatory() != y.Mandatory() {
+			if x.Mandatory() {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	return b.r
+}
+
+// foldOp maps engine ops to the ops a reviewer cares about.
+func foldOp(op string) (Op, bool) {
+	switch apitype.OpType(op) {
+	case apitype.OpSame:
+		return OpSame, true
+	case apitype.OpCreate:
+		return OpCreate, true
+	case apitype.OpUpdate:
+		return OpUpdate, true
+	case apitype.OpDelete:
+		return OpDelete, true
+	case apitype.OpReplace:
+		return OpReplace, true
+	case apitype.OpRead, apitype.OpReadReplacement:
+		return OpRead, true
+	case apitype.OpRefresh:
+		return OpRefresh, true
+	case apitype.OpImport, apitype.OpImportReplacement:
+		return OpImport, true
+	}
+	// create-replacement, delete-replaced, discard-replaced and
+	// remove-pending-replace are halves of a "replace" already counted.
+	return "", false
+}
+
+func (b *Builder) step(md apitype.StepEventMetadata) {
+	if md.Type == stackType {
+		return
+	}
+	if apitype.OpType(md.Op) == apitype.OpDeleteReplaced || apitype.OpType(md.Op) == apitype.OpCreateReplacement {
+		// The replace step already described this resource; note the order.
+		if i, ok := b.byURN[md.URN]; ok && apitype.OpType(md.Op) == apitype.OpDeleteReplaced {
+			if _, created := b.seenOpFor(md.URN, string(apitype.OpCreateReplacement)); !created {
+				b.r.Steps[i].DeleteBeforeReplace = true
+			}
+		}
+		b.markOp(md.URN, string(md.Op))
+		return
+	}
+	op, ok := foldOp(string(md.Op))
+	if !ok {
+		return
+	}
+	b.markOp(md.URN, string(md.Op))
+	if op == OpSame {
+		return
+	}
+	s := Step{Op: op, URN: md.URN, Type: md.Type, Name: nameOf(md.URN)}
+	var oldIn, newIn map[string]any
+	if md.Old != nil {
+		oldIn = md.Old.Inputs
+	}
+	if md.New != nil {
+		newIn = md.New.Inputs
+	}
+	switch op {
+	case OpUpdate, OpReplace:
+		s.Diffs = propertyDiffs(md, oldIn, newIn)
+		s.ReplaceReasons = slices.Clone(md.Keys)
+		sort.Strings(s.ReplaceReasons)
+	case OpCreate:
+		s.Diffs = flatDiff("", nil, newIn)
+	case OpDelete:
+		s.Diffs = flatDiff("", oldIn, nil)
+	}
+	if i, ok := b.byURN[md.URN]; ok {
+		b.r.Steps[i] = s // a later event for the same resource wins
+		return
+	}
+	b.byURN[md.URN] = len(b.r.Steps)
+	b.r.Steps = append(b.r.Steps, s)
+}
+
+func (b *Builder) markOp(urn, op string) {
+	if b.seenOp == nil {
+		b.seenOp = map[string]bool{}
+	}
+	b.seenOp[urn+"\x00"+op] = true
+}
+
+func (b *Builder) seenOpFor(urn, op string) (string, bool) {
+	return op, b.seenOp[urn+"\x00"+op]
+}
+
+func (b *Builder) stackOutputs(md apitype.StepEventMetadata) {
+	if md.Old != nil && md.Old.Outputs != nil {
+		b.oldOut = md.Old.Outputs
+	}
+	if md.New != nil && md.New.Outputs != nil {
+		b.newOut = md.New.Outputs
+	}
+}
+
+func (b *Builder) policy(p apitype.PolicyEvent) {
+	level := p.EnforcementLevel
+	if level == "warning" {
+		level = "advisory"
+	}
+	msg := strings.TrimSpace(p.Message)
+	v := Violation{Pack: p.PolicyPackName, PackVersion: p.PolicyPackVersion, Rule: p.PolicyName,
+		Level: level, URN: p.ResourceURN, Message: msg}
+	if p.ResourceURN != "" {
+		v.Type, v.Name = typeOf(p.ResourceURN), nameOf(p.ResourceURN)
+	}
+	b.r.Violations = append(b.r.Violations, v)
+}
+
+// nameOf returns the resource name, the URN's last part.
+func nameOf(urn string) string {
+	if i := strings.LastIndex(urn, "::"); i >= 0 {
+		return urn[i+2:]
+	}
+	return urn
+}
+
+// typeOf returns the resource type of a URN (urn:pulumi:stack::proj::parent$type::name).
+func typeOf(urn string) string {
+	parts := strings.Split(urn, "::")
+	if len(parts) < 4 {
+		return ""
+	}
+	t := parts[len(parts)-2]
+	if i := strings.LastIndex(t, "$"); i >= 0 {
+		t = t[i+1:]
+	}
+	return t
+}
+
+// propertyDiffs uses the provider's detailed diff when it sent one and
+// diffs the inputs otherwise.
+func propertyDiffs(md apitype.StepEventMetadata, oldIn, newIn map[string]any) []PropertyDiff {
+	if len(md.DetailedDiff) == 0 {
+		diffs := flatDiff("", oldIn, newIn)
+		for i := range diffs {
+			for _, k := range md.Keys {
+				if diffs[i].Path == k || strings.HasPrefix(diffs[i].Path, k+".") || strings.HasPrefix(diffs[i].Path, k+"[") {
+					diffs[i].Replaces = true
+				}
+			}
+		}
+		return diffs
+	}
+	var out []PropertyDiff
+	for path, d := range md.DetailedDiff {
+		pd := PropertyDiff{Path: path}
+		switch d.Kind {
+		case apitype.DiffAdd, apitype.DiffAddReplace:
+			pd.Kind = Added
+		case apitype.DiffDelete, apitype.DiffDeleteReplace:
+			pd.Kind = Deleted
+		default:
+			pd.Kind = Updated
+		}
+		pd.Replaces = strings.HasSuffix(string(d.Kind), "-replace")
+		if o, ok := lookup(oldIn, path); ok && pd.Kind != Added {
+			pd.Old = Render(o)
+		}
+		if n, ok := lookup(newIn, path); ok && pd.Kind != Deleted {
+			pd.New = Render(n)
+		}
+		out = append(out, pd)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// flatDiff lists leaf-level differences between two property trees.
+// Secrets and unknowns are leaves: their insides are never walked.
+func flatDiff(path string, old, new any) []PropertyDiff {
+	var out []PropertyDiff
+	var walk func(p string, o, n any, hasO, hasN bool)
+	walk = func(p string, o, n any, hasO, hasN bool) {
+		om, oIsMap := o.(map[string]any)
+		nm, nIsMap := n.(map[string]any)
+		if oIsMap && isSecret(om) {
+			oIsMap = false
+		}
+		if nIsMap && isSecret(nm) {
+			nIsMap = false
+		}
+		switch {
+		case (oIsMap || !hasO) && (nIsMap || !hasN) && (oIsMap || nIsMap):
+			keys := map[string]bool{}
+			for k := range om {
+				keys[k] = true
+			}
+			for k := range nm {
+				keys[k] = true
+			}
+			for _, k := range sortedSet(keys) {
+				ov, ho := om[k]
+				nv, hn := nm[k]
+				walk(joinPath(p, k), ov, nv, ho, hn)
+			}
+			return
+		}
+		oa, oIsArr := o.([]any)
+		na, nIsArr := n.([]any)
+		if (oIsArr || !hasO) && (nIsArr || !hasN) && (oIsArr || nIsArr) {
+			for i := range max(len(oa), len(na)) {
+				var ov, nv any
+				ho, hn := i < len(oa), i < len(na)
+				if ho {
+					ov = oa[i]
+				}
+				if hn {
+					nv = na[i]
+				}
+				walk(fmt.Sprintf("%s[%d]", p, i), ov, nv, ho, hn)
+			}
+			return
+		}
+		switch {
+		case !hasO && hasN:
+			out = append(out, PropertyDiff{Path: p, Kind: Added, New: Render(n)})
+		case hasO && !hasN:
+			out = append(out, PropertyDiff{Path: p, Kind: Deleted, Old: Render(o)})
+		case hasO && hasN:
+			if ro, rn := Render(o), Render(n); ro != rn || !equalJSON(o, n) {
+				out = append(out, PropertyDiff{Path: p, Kind: Updated, Old: ro, New: rn})
+			}
+		}
+	}
+	walk(path, old, new, old != nil, new != nil)
+	return out
+}
+
+func equalJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+func sortedSet(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// joinPath builds Pulumi's property path syntax: a.b, a["x.y"], a[0].
+func joinPath(p, k string) string {
+	if strings.ContainsAny(k, ".[]\" ") || k == "" {
+		return p + "[" + strconv.Quote(k) + "]"
+	}
+	if p == "" {
+		return k
+	}
+	return p + "." + k
+}
+
+// lookup follows a Pulumi property path into a property tree.
+func lookup(v any, path string) (any, bool) {
+	cur := v
+	for _, part := range splitPath(path) {
+		switch c := cur.(type) {
+		case map[string]any:
+			if isSecret(c) {
+				return c, true
+			}
+			x, ok := c[part]
+			if !ok {
+				return nil, false
+			}
+			cur = x
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func splitPath(path string) []string {
+	var parts []string
+	for len(path) > 0 {
+		switch path[0] {
+		case '.':
+			path = path[1:]
+		case '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				return append(parts, path)
+			}
+			inner := path[1:end]
+			if uq, err := strconv.Unquote(inner); err == nil {
+				// quoted keys may contain ']'
+				inner = uq
+			} else if strings.HasPrefix(inner, "\"") {
+				q := strings.Index(path[1:], "\"]")
+				if q > 0 {
+					inner, _ = strconv.Unquote(path[1 : q+2])
+					end = q + 2
+				}
+			}
+			parts = append(parts, inner)
+			path = path[end+1:]
+		default:
+			end := strings.IndexAny(path, ".[")
+			if end < 0 {
+				end = len(path)
+			}
+			parts = append(parts, path[:end])
+			path = path[end:]
+		}
+	}
+	return parts
+}
+
+func isSecret(m map[string]any) bool {
+	_, ok := m[secretSig]
+	return ok
+}
+
+// Render shows a property value in one line: secrets as [secret], unknowns
+// as (known after apply), strings quoted, and long values cut.
+func Render(v any) string {
+	s := render(v)
+	if len(s) > maxValue {
+		cut := maxValue
+		for cut > 0 && !utf8Start(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + fmt.Sprintf("… (%d more bytes)", len(s)-cut)
+	}
+	return s
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+func render(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if x == unknownString {
+			return UnknownText
+		}
+		return strconv.Quote(x)
+	case map[string]any:
+		if isSecret(x) {
+			return SecretText
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = strconv.Quote(k) + ": " + render(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = render(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+func diffOutputs(old, new map[string]any) map[string]Output {
+	out := map[string]Output{}
+	for k, n := range new {
+		o := Output{Value: Render(n)}
+		if m, ok := n.(map[string]any); ok && isSecret(m) {
+			o.Secret = true
+		}
+		if ov, ok := old[k]; !ok {
+			if old != nil {
+				o.Change = Added
+			}
+		} else if ro := Render(ov); ro != o.Value {
+			o.Old, o.Change = ro, Updated
+		}
+		out[k] = o
+	}
+	for k, ov := range old {
+		if _, ok := new[k]; !ok && new != nil {
+			out[k] = Output{Old: Render(ov), Change: Deleted}
+		}
+	}
+	return out
+}

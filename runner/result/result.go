@@ -1,0 +1,173 @@
+// Package result is the typed outcome of one engine operation on one stack,
+// built from the Pulumi engine's event stream (never from its text output).
+// Every value in it is already safe to show: secrets read as [secret].
+package result
+
+import (
+	"slices"
+	"time"
+)
+
+// Operation is what the engine was asked to do.
+type Operation string
+
+// Operations.
+const (
+	Preview Operation = "preview"
+	Up      Operation = "up"
+	Refresh Operation = "refresh"
+	Destroy Operation = "destroy"
+)
+
+// Status is how an operation ended.
+type Status string
+
+// Statuses.
+const (
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	// Blocked: a mandatory policy violation stopped a deploy before any
+	// resource was touched.
+	Blocked Status = "blocked"
+	// Invalid: the stack's configuration was rejected; nothing ran.
+	Invalid Status = "invalid"
+)
+
+// Op is a step's operation as the engine names it, folded so that the two
+// halves of a replacement read as one "replace".
+type Op string
+
+// Step operations in report order of importance.
+const (
+	OpDelete  Op = "delete"
+	OpReplace Op = "replace"
+	OpUpdate  Op = "update"
+	OpCreate  Op = "create"
+	OpRead    Op = "read"
+	OpRefresh Op = "refresh"
+	OpImport  Op = "import"
+	OpSame    Op = "same"
+)
+
+// Ops lists every Op in report order.
+var Ops = []Op{OpDelete, OpReplace, OpUpdate, OpCreate, OpImport, OpRead, OpRefresh, OpSame}
+
+// Rank orders ops by importance for a reviewer: lower comes first.
+func (o Op) Rank() int {
+	if i := slices.Index(Ops, o); i >= 0 {
+		return i
+	}
+	return len(Ops)
+}
+
+// DiffKind is what happened to one property.
+type DiffKind string
+
+// Property diff kinds.
+const (
+	Added   DiffKind = "add"
+	Updated DiffKind = "update"
+	Deleted DiffKind = "delete"
+)
+
+// PropertyDiff is one changed property. Old and New are rendered values.
+type PropertyDiff struct {
+	Path string   `json:"path"`
+	Kind DiffKind `json:"kind"`
+	Old  string   `json:"old,omitempty"`
+	New  string   `json:"new,omitempty"`
+	// Replaces is true when this change forces a replacement.
+	Replaces bool `json:"replaces,omitempty"`
+}
+
+// Step is one resource the operation touches.
+type Step struct {
+	Op   Op     `json:"op"`
+	URN  string `json:"urn"`
+	Type string `json:"type"`
+	Name string `json:"name"`
+	// Diffs are the property-level changes, sorted by path.
+	Diffs []PropertyDiff `json:"diffs,omitempty"`
+	// ReplaceReasons name the properties that force a replacement.
+	ReplaceReasons []string `json:"replaceReasons,omitempty"`
+	// DeleteBeforeReplace is true when the old resource goes first.
+	DeleteBeforeReplace bool `json:"deleteBeforeReplace,omitempty"`
+}
+
+// Output is a stack output and how it changes.
+type Output struct {
+	Value  string `json:"value"`
+	Old    string `json:"old,omitempty"`
+	Secret bool   `json:"secret,omitempty"`
+	// Change is empty when the value is unchanged.
+	Change DiffKind `json:"change,omitempty"`
+}
+
+// Violation is one policy violation.
+type Violation struct {
+	Pack        string `json:"pack"`
+	PackVersion string `json:"packVersion,omitempty"`
+	Rule        string `json:"rule"`
+	Level       string `json:"level"` // advisory, mandatory, remediate
+	URN         string `json:"urn,omitempty"`
+	Type        string `json:"type,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Message     string `json:"message"`
+}
+
+// Mandatory reports whether the violation blocks a deploy.
+func (v Violation) Mandatory() bool { return v.Level == "mandatory" }
+
+// Diagnostic is an engine, provider or program message.
+type Diagnostic struct {
+	Severity string `json:"severity"` // error, warning, info
+	URN      string `json:"urn,omitempty"`
+	Message  string `json:"message"`
+}
+
+// Result is the outcome of one operation on one stack.
+type Result struct {
+	Project   string    `json:"project"`
+	Stack     string    `json:"stack"`
+	Operation Operation `json:"operation"`
+	Status    Status    `json:"status"`
+	// Commit is the commit the operation ran on, when known.
+	Commit string `json:"commit,omitempty"`
+	// Steps are the resources touched, in engine order. Unchanged
+	// resources are counted but not listed.
+	Steps []Step `json:"steps"`
+	// Counts is the number of resources per op, including same.
+	Counts      map[Op]int        `json:"counts"`
+	Outputs     map[string]Output `json:"outputs,omitempty"`
+	Violations  []Violation       `json:"violations,omitempty"`
+	Diagnostics []Diagnostic      `json:"diagnostics,omitempty"`
+	// Error is why the operation failed, when it did.
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"durationNs"`
+}
+
+// HasChanges reports whether anything would be or was changed.
+func (r *Result) HasChanges() bool {
+	for op, n := range r.Counts {
+		if op != OpSame && op != OpRead && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// HasDestroy reports whether anything is deleted or replaced.
+func (r *Result) HasDestroy() bool {
+	return r.Counts[OpDelete] > 0 || r.Counts[OpReplace] > 0
+}
+
+// MandatoryViolations counts the violations that block a deploy.
+func (r *Result) MandatoryViolations() int {
+	n := 0
+	for _, v := range r.Violations {
+		if v.Mandatory() {
+			n++
+		}
+	}
+	return n
+}
