@@ -8,8 +8,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/containercraft/konductor-action/modules"
+	"github.com/containercraft/konductor-action/modules/metadata"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/program"
@@ -21,6 +25,15 @@ type Runner struct {
 	Registry *modules.Registry
 	Engine   *engine.Engine
 	Log      *slog.Logger
+	// Getenv reads the environment (git facts in CI); nil uses os.Getenv.
+	Getenv func(string) string
+}
+
+func (r *Runner) getenv() func(string) string {
+	if r.Getenv != nil {
+		return r.Getenv
+	}
+	return os.Getenv
 }
 
 // Request names what to run.
@@ -46,7 +59,16 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	if r.Engine == nil {
 		return nil, errors.New("runner: no engine")
 	}
-	prog := program.Build(st, program.Options{})
+	facts := metadata.Facts{
+		Project:    st.Project,
+		Stack:      st.Name,
+		Git:        metadata.GitFromEnv(r.getenv(), st.Dir),
+		Compliance: st.Compliance,
+		Labels:     st.Labels,
+	}
+	prog := program.Build(st, program.Options{
+		ComponentOptions: func(module string) []pulumi.ResourceOption { return metadata.Options(facts, module) },
+	})
 	res, err := r.Engine.Run(ctx, engine.Request{Operation: req.Operation, Stack: st, Program: prog})
 	if err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ type Compliance struct {
 // Fisma is the FISMA categorization and authority to operate.
 type Fisma struct {
 	// Level is the FIPS 199 impact level: low, moderate or high.
-	Level string `yaml:"level"`
+	Level string `yaml:"level" enum:"low,moderate,high"`
 	ATO   ATO    `yaml:"ato"`
 }
 

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/containercraft/konductor-action/modules"
+	"github.com/containercraft/konductor-action/modules/metadata"
 )
 
 // Keys under the project namespace that are not modules.
@@ -33,8 +34,8 @@ type Stack struct {
 	Modules []Enabled
 	// Labels are user labels applied to every resource.
 	Labels map[string]string
-	// Compliance is the raw compliance block; the program decodes it.
-	Compliance map[string]any
+	// Compliance is the compliance block stamped on every resource.
+	Compliance metadata.Compliance
 	// Secrets lists the key paths that hold encrypted values.
 	Secrets []string
 	// Settings is konductor.yaml, or its defaults when absent.

@@ -46,8 +46,9 @@ type Options struct {
 	PulumiRoot string
 	// PluginPath is prepended to PATH so the engine finds provider plugins.
 	PluginPath string
-	// Getenv reads the environment; nil uses os.Getenv.
-	Getenv func(string) string
+	// Environ is the environment the CLI runs with (KEY=value); nil uses
+	// the process's own. Tests pass a complete, private one.
+	Environ []string
 	// Progress receives the CLI's own progress text, if set.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -57,16 +58,23 @@ type Options struct {
 type Engine struct {
 	cmd    auto.PulumiCommand
 	opts   Options
+	vars   map[string]string
 	getenv func(string) string
 	log    *slog.Logger
 }
 
 // New resolves the Pulumi CLI once.
 func New(opts Options) (*Engine, error) {
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
+	if opts.Environ == nil {
+		opts.Environ = os.Environ()
 	}
+	vars := map[string]string{}
+	for _, kv := range opts.Environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	getenv := func(k string) string { return vars[k] }
 	if opts.PulumiRoot == "" {
 		opts.PulumiRoot = getenv(EnvPulumiRoot)
 	}
@@ -86,7 +94,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("pulumi CLI not usable %s (build it with `make tools`, or set %s): %w", where, EnvPulumiRoot, err)
 	}
 	log.Debug("pulumi CLI", "version", cmd.Version().String(), "root", opts.PulumiRoot)
-	return &Engine{cmd: cmd, opts: opts, getenv: getenv, log: log}, nil
+	return &Engine{cmd: cmd, opts: opts, vars: vars, getenv: getenv, log: log}, nil
 }
 
 // Request is one operation on one stack.
@@ -105,11 +113,13 @@ type Request struct {
 // Env returns the environment the CLI runs with for a work dir: offline,
 // deterministic, and with the embedded default backend when none is set.
 func (e *Engine) Env(workDir string) (map[string]string, error) {
-	env := map[string]string{
-		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
-		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		"PULUMI_SKIP_CONFIRMATIONS":                   "true",
+	env := make(map[string]string, len(e.vars)+8)
+	for k, v := range e.vars {
+		env[k] = v
 	}
+	env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+	env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
+	env["PULUMI_SKIP_CONFIRMATIONS"] = "true"
 	if h := e.getenv("PULUMI_HOME"); h != "" {
 		env["PULUMI_HOME"] = h
 	} else if c, err := os.UserCacheDir(); err == nil {
@@ -127,7 +137,7 @@ func (e *Engine) Env(workDir string) (map[string]string, error) {
 		backend = "file://" + dir
 		// The embedded default works out of the box: an empty passphrase
 		// unless the user set one. A real backend needs the user's.
-		if _, ok := lookupEnv(e.getenv, EnvPassphrase); !ok && e.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
+		if _, ok := e.vars[EnvPassphrase]; !ok && e.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
 			env[EnvPassphrase] = ""
 		}
 	}
@@ -138,18 +148,6 @@ func (e *Engine) Env(workDir string) (map[string]string, error) {
 	}
 	env["PATH"] = path
 	return env, nil
-}
-
-// lookupEnv tells a variable set to "" from an unset one when getenv is
-// os.Getenv; injected getenvs cannot say, so "" means unset there.
-func lookupEnv(getenv func(string) string, k string) (string, bool) {
-	if v := getenv(k); v != "" {
-		return v, true
-	}
-	if getenv == nil {
-		return "", false
-	}
-	return os.LookupEnv(k)
 }
 
 // Run performs one operation and returns its result. The error is non-nil
