@@ -1,0 +1,444 @@
+// Package plan decides, from a GitHub event, which stacks to run and which
+// operation: preview the stacks a pull request affects, deploy the stacks
+// mapped to a pushed branch, run what a manual dispatch asks for, check for
+// drift on a schedule, and do nothing — saying why — for anything else.
+//
+// It is pure: the caller reads the event payload, lists the stacks present
+// in the work dir and fetches the pull request's changed files; Make only
+// decides.
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+// ErrBadInput is wrapped by every error that is the user's input at fault:
+// an unknown command or stack, a malformed payload, an invalid path glob.
+var ErrBadInput = errors.New("bad input")
+
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}
+
+// Events konductor acts on.
+const (
+	EventPullRequest      = "pull_request"
+	EventPush             = "push"
+	EventWorkflowDispatch = "workflow_dispatch"
+	EventSchedule         = "schedule"
+)
+
+// CommandAuto lets the event decide the operation.
+const CommandAuto = "auto"
+
+// Commands lists the values of the command input.
+var Commands = []string{CommandAuto, string(result.Preview), string(result.Up), string(result.Refresh), string(result.Destroy)}
+
+// previewActions are the pull_request activity types that preview.
+var previewActions = []string{"opened", "synchronize", "reopened", "ready_for_review"}
+
+// Event is what konductor reads of a webhook payload.
+type Event struct {
+	Name string
+	// Action is the activity type (pull_request: opened, synchronize, …).
+	Action string
+	// PR is the pull request number (pull_request only).
+	PR int
+	// HeadSHA is the commit to run on: the pull request's head, the pushed
+	// commit (after).
+	HeadSHA string
+	// HeadRepo and BaseRepo are "owner/name" (pull_request only); HeadRepo
+	// is empty when the fork was deleted.
+	HeadRepo, BaseRepo string
+	// Fork is true for a pull request from another repository.
+	Fork bool
+	// Ref is the pushed ref (push) or the ref the workflow runs on.
+	Ref string
+	// Deleted is true for a push that deleted the ref.
+	Deleted bool
+}
+
+// NeedsChangedFiles reports whether Make needs the pull request's changed
+// files: a pull request activity that previews.
+func (e *Event) NeedsChangedFiles() bool {
+	return e.Name == EventPullRequest && slices.Contains(previewActions, e.Action)
+}
+
+// payload is the union of the webhook payload fields read.
+type payload struct {
+	Action      string `json:"action"`
+	Number      int    `json:"number"`
+	PullRequest *struct {
+		Number int `json:"number"`
+		Head   struct {
+			SHA  string `json:"sha"`
+			Repo *struct {
+				FullName string `json:"full_name"`
+			} `json:"repo"`
+		} `json:"head"`
+		Base struct {
+			Repo *struct {
+				FullName string `json:"full_name"`
+			} `json:"repo"`
+		} `json:"base"`
+	} `json:"pull_request"`
+	Ref     string `json:"ref"`
+	After   string `json:"after"`
+	Deleted bool   `json:"deleted"`
+}
+
+// ParseEvent reads the event payload (the file at GITHUB_EVENT_PATH). ref
+// and sha are GITHUB_REF and GITHUB_SHA, used where the payload has none.
+func ParseEvent(name string, data []byte, ref, sha string) (*Event, error) {
+	e := &Event{Name: name, Ref: ref, HeadSHA: sha}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		if name == EventPullRequest || name == EventPush {
+			return nil, badInput("the %s event payload is empty (GITHUB_EVENT_PATH)", name)
+		}
+		return e, nil
+	}
+	var p payload
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, badInput("the %s event payload is not valid JSON: %v", name, err)
+	}
+	e.Action = p.Action
+	switch name {
+	case EventPullRequest:
+		pr := p.PullRequest
+		if pr == nil {
+			return nil, badInput("the pull_request event payload has no pull_request object")
+		}
+		e.PR = pr.Number
+		if e.PR == 0 {
+			e.PR = p.Number
+		}
+		if e.PR <= 0 {
+			return nil, badInput("the pull_request event payload has no pull request number")
+		}
+		e.HeadSHA = pr.Head.SHA
+		if pr.Head.Repo != nil {
+			e.HeadRepo = pr.Head.Repo.FullName
+		}
+		if pr.Base.Repo != nil {
+			e.BaseRepo = pr.Base.Repo.FullName
+		}
+		e.Fork = e.HeadRepo == "" || !strings.EqualFold(e.HeadRepo, e.BaseRepo)
+	case EventPush:
+		if p.Ref != "" {
+			e.Ref = p.Ref
+		}
+		if p.After != "" && strings.Trim(p.After, "0") != "" {
+			e.HeadSHA = p.After
+		}
+		e.Deleted = p.Deleted
+	}
+	return e, nil
+}
+
+// Input is everything Make decides from.
+type Input struct {
+	Event *Event
+	// Settings is konductor.yaml (empty settings when absent).
+	Settings *config.Settings
+	// Stacks are the stacks present: the Pulumi.<stack>.yaml files in the
+	// work dir.
+	Stacks []string
+	// WorkDir is the work dir relative to the repository root, slash
+	// separated; "" or "." is the root.
+	WorkDir string
+	// ChangedFiles are the pull request's changed paths, relative to the
+	// repository root.
+	ChangedFiles []string
+	// AllChanged is true when ChangedFiles is incomplete (GitHub lists at
+	// most 3000 files): every stack counts as affected.
+	AllChanged bool
+	// Command is the command input: auto (or empty) or an operation.
+	Command string
+	// Only is the stacks input: on workflow_dispatch the stacks to run
+	// (every stack when empty), on other events a filter.
+	Only []string
+	// AllowForkPreviews lets a pull request from a fork be previewed.
+	AllowForkPreviews bool
+}
+
+// StackPlan is one stack to run and why.
+type StackPlan struct {
+	Name   string
+	Reason string
+	// AffectedPaths are the changed files that affect the stack, relative
+	// to the repository root (pull requests only).
+	AffectedPaths []string
+}
+
+// Plan is what to run.
+type Plan struct {
+	Operation result.Operation
+	// Refresh refreshes state from the cloud first.
+	Refresh bool
+	// Drift is a scheduled drift check: a preview with refresh whose
+	// changes are drift, and nothing is changed.
+	Drift  bool
+	Stacks []StackPlan
+	// Reason says why this plan, in a sentence for the log and summary.
+	Reason      string
+	NothingToDo bool
+	Fork        bool
+	PR          int
+	HeadSHA     string
+}
+
+// StackNames returns the planned stacks' names.
+func (p *Plan) StackNames() []string {
+	names := make([]string, len(p.Stacks))
+	for i, s := range p.Stacks {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func nothing(ev *Event, format string, args ...any) *Plan {
+	return &Plan{NothingToDo: true, Reason: fmt.Sprintf(format, args...), Fork: ev.Fork, PR: ev.PR, HeadSHA: ev.HeadSHA}
+}
+
+// Make decides the plan. The error wraps ErrBadInput.
+func Make(in Input) (*Plan, error) {
+	ev := in.Event
+	if ev == nil {
+		return nil, errors.New("plan: no event")
+	}
+	command := strings.ToLower(strings.TrimSpace(in.Command))
+	if command == "" {
+		command = CommandAuto
+	}
+	if !slices.Contains(Commands, command) {
+		return nil, badInput("command %q is not one of %s", in.Command, strings.Join(Commands, ", "))
+	}
+	settings := in.Settings
+	if settings == nil {
+		settings = &config.Settings{}
+	}
+	present := slices.Clone(in.Stacks)
+	sort.Strings(present)
+	for _, s := range in.Only {
+		if !slices.Contains(present, s) && settings.Stacks[s].Branch == "" {
+			return nil, badInput("stacks: no stack %q here (stacks: %s)", s, listOrNone(present))
+		}
+	}
+
+	if ev.Name == EventPullRequest && ev.Fork && ev.NeedsChangedFiles() {
+		if command != CommandAuto && command != string(result.Preview) {
+			return nothing(ev, "pull request #%d comes from a fork (%s): it is never deployed (command %s)", ev.PR, orDeleted(ev.HeadRepo), command), nil
+		}
+		if !in.AllowForkPreviews {
+			return nothing(ev, "pull request #%d comes from a fork (%s); fork previews are off (set allow-fork-previews: true to preview them)", ev.PR, orDeleted(ev.HeadRepo)), nil
+		}
+	}
+
+	var p *Plan
+	var err error
+	switch ev.Name {
+	case EventPullRequest:
+		p, err = pullRequest(in, settings, present)
+	case EventPush:
+		p = push(in, settings)
+	case EventWorkflowDispatch:
+		p = &Plan{Operation: result.Preview, Reason: "manual run (workflow_dispatch)"}
+		names := in.Only
+		if len(names) == 0 {
+			names = present
+		}
+		for _, n := range names {
+			p.Stacks = append(p.Stacks, StackPlan{Name: n, Reason: "requested"})
+		}
+	case EventSchedule:
+		p = &Plan{Operation: result.Preview, Refresh: true, Drift: true, Reason: "scheduled drift check (preview with refresh; nothing is changed)"}
+		for _, n := range present {
+			p.Stacks = append(p.Stacks, StackPlan{Name: n, Reason: "scheduled"})
+		}
+	default:
+		return nothing(ev, "the %q event is not one konductor acts on (pull_request, push, workflow_dispatch, schedule)", ev.Name), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Fork, p.PR, p.HeadSHA = ev.Fork, ev.PR, ev.HeadSHA
+	if p.NothingToDo {
+		return p, nil
+	}
+	if len(in.Only) > 0 && ev.Name != EventWorkflowDispatch {
+		p.Stacks = slices.DeleteFunc(p.Stacks, func(s StackPlan) bool { return !slices.Contains(in.Only, s.Name) })
+		if len(p.Stacks) == 0 {
+			return nothing(ev, "%s, but none of the stacks input (%s)", p.Reason, strings.Join(in.Only, ", ")), nil
+		}
+	}
+	if command != CommandAuto {
+		p.Operation = result.Operation(command)
+		p.Refresh, p.Drift = false, false
+		p.Reason += "; command input: " + command
+	}
+	if len(p.Stacks) == 0 {
+		return nothing(ev, "%s: no stacks to run", p.Reason), nil
+	}
+	return p, nil
+}
+
+func orDeleted(repo string) string {
+	if repo == "" {
+		return "a deleted repository"
+	}
+	return repo
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func pullRequest(in Input, settings *config.Settings, present []string) (*Plan, error) {
+	ev := in.Event
+	if !slices.Contains(previewActions, ev.Action) {
+		return nothing(ev, "pull_request %q: only %s preview", ev.Action, strings.Join(previewActions, ", ")), nil
+	}
+	p := &Plan{Operation: result.Preview, Reason: fmt.Sprintf("pull request #%d %s", ev.PR, ev.Action)}
+	if in.AllChanged {
+		for _, n := range present {
+			p.Stacks = append(p.Stacks, StackPlan{Name: n, Reason: "the pull request changes more files than GitHub lists"})
+		}
+		return p, nil
+	}
+	for _, n := range present {
+		sp, err := affects(n, settings.Stacks[n].Paths, in.WorkDir, in.ChangedFiles)
+		if err != nil {
+			return nil, err
+		}
+		if sp != nil {
+			p.Stacks = append(p.Stacks, *sp)
+		}
+	}
+	if len(p.Stacks) == 0 {
+		p.NothingToDo = true
+		p.Reason += ": no stacks affected"
+	}
+	return p, nil
+}
+
+// affects decides whether the changed files affect stack, and why.
+func affects(stack string, patterns []string, workDir string, changed []string) (*StackPlan, error) {
+	wd := path.Clean(strings.TrimPrefix(workDir, "./"))
+	for i, pat := range patterns {
+		if !doublestar.ValidatePattern(strings.TrimPrefix(pat, "/")) || pat == "" {
+			return nil, badInput("%s: stacks.%s.paths[%d]: %q is not a valid glob", config.SettingsFile, stack, i, pat)
+		}
+	}
+	sp := &StackPlan{Name: stack}
+	var special, matched []string
+	for _, f := range changed {
+		rel, inside := relTo(wd, f)
+		switch {
+		case inside && rel == "Pulumi."+stack+".yaml":
+			special = append(special, f)
+		case inside && (rel == "Pulumi.yaml" || rel == config.SettingsFile):
+			special = append(special, f)
+		case len(patterns) == 0 && inside:
+			matched = append(matched, f)
+		case len(patterns) > 0 && matchAny(patterns, f, rel, inside):
+			matched = append(matched, f)
+		}
+	}
+	if len(special) == 0 && len(matched) == 0 {
+		return nil, nil
+	}
+	sp.AffectedPaths = append(special, matched...)
+	var why []string
+	for _, f := range special {
+		why = append(why, path.Base(f)+" changed")
+	}
+	if len(matched) > 0 {
+		what := "the work dir"
+		if len(patterns) > 0 {
+			what = "its paths"
+		}
+		why = append(why, fmt.Sprintf("%d changed file%s under %s", len(matched), plural(len(matched)), what))
+	}
+	sp.Reason = strings.Join(why, "; ")
+	return sp, nil
+}
+
+// relTo returns f relative to the work dir and whether it is inside it.
+func relTo(wd, f string) (string, bool) {
+	f = path.Clean(f)
+	if wd == "." || wd == "" {
+		return f, true
+	}
+	if rest, ok := strings.CutPrefix(f, wd+"/"); ok {
+		return rest, true
+	}
+	return f, false
+}
+
+// matchAny matches a changed file against path globs. A glob is relative to
+// the work dir; one starting with / is relative to the repository root; one
+// ending with / matches everything below that directory.
+func matchAny(patterns []string, f, rel string, inside bool) bool {
+	for _, pat := range patterns {
+		target := rel
+		if rooted, ok := strings.CutPrefix(pat, "/"); ok {
+			pat, target = rooted, path.Clean(f)
+		} else if !inside {
+			continue
+		}
+		if strings.HasSuffix(pat, "/") {
+			pat += "**"
+		}
+		if ok, _ := doublestar.Match(pat, target); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func push(in Input, settings *config.Settings) *Plan {
+	ev := in.Event
+	if ev.Deleted {
+		return nothing(ev, "push deleted %s: nothing to deploy", ev.Ref)
+	}
+	branch, ok := strings.CutPrefix(ev.Ref, "refs/heads/")
+	if !ok {
+		return nothing(ev, "push to %s is not a branch: nothing to deploy", ev.Ref)
+	}
+	p := &Plan{Operation: result.Up, Reason: "push to " + branch}
+	names := make([]string, 0, len(settings.Stacks))
+	for n, s := range settings.Stacks {
+		if s.Branch == branch {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p.Stacks = append(p.Stacks, StackPlan{Name: n, Reason: "deploys from " + branch})
+	}
+	if len(p.Stacks) == 0 {
+		return nothing(ev, "push to %s: no stack deploys from it (map one in %s: stacks.<name>.branch: %s)", branch, config.SettingsFile, branch)
+	}
+	return p
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
