@@ -14,10 +14,10 @@ import (
 )
 
 const (
-	headSHA  = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
-	pushSHA  = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
-	envSHA   = "1111111111111111111111111111111111111111"
-	mainRef  = "refs/heads/main"
+	headSHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+	pushSHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
+	envSHA  = "1111111111111111111111111111111111111111"
+	mainRef = "refs/heads/main"
 )
 
 // settings: dev has no paths (any change in the work dir), staging deploys
