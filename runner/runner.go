@@ -5,12 +5,20 @@
 package runner
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/metadata"
@@ -42,6 +50,11 @@ type Request struct {
 	Dir       string
 	Stack     string
 	Commit    string
+	// Refresh refreshes state from the real resources first (a drift
+	// check is a preview with Refresh).
+	Refresh bool
+	// PolicyPacks are policy packs for the engine (absolute paths).
+	PolicyPacks []string
 }
 
 // Load validates a stack's configuration without running anything.
@@ -69,10 +82,146 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	prog := program.Build(st, program.Options{
 		ComponentOptions: func(module string) []pulumi.ResourceOption { return metadata.Options(facts, module) },
 	})
-	res, err := r.Engine.Run(ctx, engine.Request{Operation: req.Operation, Stack: st, Program: prog})
+	res, err := r.Engine.Run(ctx, engine.Request{Operation: req.Operation, Stack: st, Program: prog,
+		Refresh: req.Refresh, PolicyPacks: req.PolicyPacks})
 	if err != nil {
 		return nil, err
 	}
 	res.Commit = req.Commit
 	return res, nil
+}
+
+// Secrets returns the decrypted values of the stack's encrypted config (every
+// {secure: …} in Pulumi.<stack>.yaml, provider keys included), so a caller
+// can mask them wherever it writes. A stack without encrypted values needs
+// no engine; otherwise the pinned CLI decrypts them with the stack's secrets
+// provider (selecting the stack, or creating it as the operation would).
+func (r *Runner) Secrets(ctx context.Context, dir, stack string) ([]string, error) {
+	project, err := config.ProjectName(dir)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", stack, err)
+	}
+	paths, err := securePaths(orig, project)
+	if err != nil || len(paths) == 0 {
+		return nil, err
+	}
+	if r.Engine == nil {
+		return nil, errors.New("runner: no engine")
+	}
+	env, err := r.Engine.Env(dir)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: env[engine.EnvPulumiRoot], SkipVersionCheck: true})
+	if err != nil {
+		return nil, fmt.Errorf("pulumi CLI: %w", err)
+	}
+	// Creating a new stack may write an encryption salt into the file; a
+	// preview must leave the user's files as they are.
+	defer func() {
+		if now, err := os.ReadFile(file); err == nil && !bytes.Equal(now, orig) {
+			_ = os.WriteFile(file, orig, 0o644)
+		}
+	}()
+	s, err := auto.UpsertStackLocalSource(ctx, stack, dir, auto.Pulumi(cmd), auto.EnvVars(env))
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", stack, err)
+	}
+	all, err := s.GetAllConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: decrypting its secret config: %w", stack, err)
+	}
+	var out []string
+	for _, p := range paths {
+		cv, ok := all[p.key]
+		if !ok {
+			continue
+		}
+		if len(p.path) == 0 {
+			out = append(out, cv.Value)
+			continue
+		}
+		var v any
+		if err := json.Unmarshal([]byte(cv.Value), &v); err != nil {
+			continue
+		}
+		for _, seg := range p.path {
+			switch c := v.(type) {
+			case map[string]any:
+				v = c[seg.(string)]
+			case []any:
+				i, _ := seg.(int)
+				if i < len(c) {
+					v = c[i]
+				} else {
+					v = nil
+				}
+			default:
+				v = nil
+			}
+		}
+		switch x := v.(type) {
+		case nil:
+		case string:
+			out = append(out, x)
+		default:
+			b, _ := json.Marshal(x)
+			out = append(out, string(b))
+		}
+	}
+	return out, nil
+}
+
+type securePath struct {
+	key  string // namespace:key
+	path []any  // map keys (string) and list indexes (int) below it
+}
+
+// securePaths finds the {secure: …} values in a stack file.
+func securePaths(doc []byte, project string) ([]securePath, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil || len(root.Content) == 0 {
+		return nil, nil // the config loader reports a malformed file
+	}
+	var out []securePath
+	var walk func(n *yaml.Node, key string, path []any)
+	walk = func(n *yaml.Node, key string, path []any) {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			if len(n.Content) == 2 && n.Content[0].Value == "secure" {
+				out = append(out, securePath{key: key, path: slices.Clone(path)})
+				return
+			}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], key, append(path, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, key, append(path, i))
+			}
+		}
+	}
+	top := root.Content[0]
+	for i := 0; top.Kind == yaml.MappingNode && i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "config" || top.Content[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		cfg := top.Content[i+1]
+		for j := 0; j+1 < len(cfg.Content); j += 2 {
+			key := cfg.Content[j].Value
+			if !strings.Contains(key, ":") {
+				key = project + ":" + key
+			}
+			walk(cfg.Content[j+1], key, nil)
+		}
+	}
+	return out, nil
 }
