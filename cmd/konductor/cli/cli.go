@@ -20,6 +20,7 @@ import (
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/builtin"
 	"github.com/containercraft/konductor-action/runner"
+	"github.com/containercraft/konductor-action/runner/action"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/report"
@@ -73,6 +74,10 @@ func exitCode(err error, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "konductor: invalid configuration (nothing was run):\n%s\n", indent(ce.Error()))
 		return ExitBadInput
 	}
+	if errors.Is(err, action.ErrBadInput) {
+		fmt.Fprintf(stderr, "konductor: %v\n", err)
+		return ExitBadInput
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "konductor: %v\n", ue.error)
@@ -102,7 +107,7 @@ func newRoot(g *globals) *cobra.Command {
 	for _, op := range []result.Operation{result.Preview, result.Up, result.Refresh, result.Destroy} {
 		root.AddCommand(newOpCmd(g, op))
 	}
-	root.AddCommand(newValidateCmd(g), newModulesCmd(g))
+	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newActionCmd(g))
 	return root
 }
 

@@ -1,0 +1,136 @@
+package action
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/plan"
+)
+
+// ErrBadInput is wrapped by errors in the action's inputs and context; the
+// CLI exits 2 for them (and for config.Errors).
+var ErrBadInput = plan.ErrBadInput
+
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}
+
+// Input names, as in action.yml. A docker action receives them as
+// INPUT_<NAME> with the name upper-cased and its hyphens kept
+// (INPUT_GITHUB-TOKEN); githubactions.GetInput reads exactly that.
+const (
+	InputGitHubToken       = "github-token"
+	InputCommand           = "command"
+	InputStacks            = "stacks"
+	InputWorkDir           = "work-dir"
+	InputCommentOnPR       = "comment-on-pr"
+	InputPolicyPacks       = "policy-packs"
+	InputConfigFile        = "config-file"
+	InputAllowForkPreviews = "allow-fork-previews"
+	InputFailOnPolicy      = "fail-on-policy"
+)
+
+// Inputs are the action's inputs, parsed.
+type Inputs struct {
+	Token   string
+	Command string
+	// Stacks is the stacks input: names separated by commas, spaces or
+	// newlines.
+	Stacks            []string
+	WorkDir           string
+	CommentOnPR       bool
+	PolicyPacks       []string
+	ConfigFile        string
+	AllowForkPreviews bool
+	FailOnPolicy      bool
+}
+
+// ReadInputs reads and checks the inputs; the error wraps ErrBadInput.
+func ReadInputs(a *githubactions.Action) (*Inputs, error) {
+	var errs []error
+	boolean := func(name string, def bool) bool {
+		v := a.GetInput(name)
+		if v == "" {
+			return def
+		}
+		// GitHub's toolkit (getBooleanInput) accepts the YAML 1.2 core
+		// schema booleans only.
+		switch v {
+		case "true", "True", "TRUE":
+			return true
+		case "false", "False", "FALSE":
+			return false
+		}
+		errs = append(errs, fmt.Errorf("input %s: %q is not a boolean (true or false)", name, v))
+		return def
+	}
+	in := &Inputs{
+		Token:             a.GetInput(InputGitHubToken),
+		Command:           strings.ToLower(a.GetInput(InputCommand)),
+		Stacks:            list(a.GetInput(InputStacks)),
+		WorkDir:           a.GetInput(InputWorkDir),
+		CommentOnPR:       boolean(InputCommentOnPR, true),
+		PolicyPacks:       list(a.GetInput(InputPolicyPacks)),
+		ConfigFile:        a.GetInput(InputConfigFile),
+		AllowForkPreviews: boolean(InputAllowForkPreviews, false),
+		FailOnPolicy:      boolean(InputFailOnPolicy, true),
+	}
+	if in.Token == "" {
+		// The conventional fallback when the input is not wired.
+		in.Token = a.Getenv("GITHUB_TOKEN")
+	}
+	if in.Command == "" {
+		in.Command = plan.CommandAuto
+	}
+	ok := false
+	for _, c := range plan.Commands {
+		ok = ok || in.Command == c
+	}
+	if !ok {
+		errs = append(errs, fmt.Errorf("input command: %q is not one of %s", in.Command, strings.Join(plan.Commands, ", ")))
+	}
+	if in.WorkDir == "" {
+		in.WorkDir = "."
+	}
+	for _, s := range in.Stacks {
+		if !stackNameRE.MatchString(s) || strings.Contains(s, "..") {
+			errs = append(errs, fmt.Errorf("input stacks: %q is not a stack name", s))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	return in, nil
+}
+
+// stackNameRE is what a stack name may hold (Pulumi's, fully qualified ones
+// included).
+var stackNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
+
+// list splits a list input on commas, spaces and newlines.
+func list(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// settingsFile checks the config-file input: konductor reads konductor.yaml
+// next to Pulumi.yaml (the runner applies its policies from there too), so
+// the input may only name that file, relative to the repository root or to
+// the work dir.
+func settingsFile(workspace, workDir, input string) error {
+	if input == "" {
+		return nil
+	}
+	want := filepath.Clean(filepath.Join(workDir, config.SettingsFile))
+	ok := filepath.IsAbs(input) && filepath.Clean(input) == want ||
+		!filepath.IsAbs(input) && (filepath.Join(workspace, input) == want || filepath.Join(workDir, input) == want)
+	if !ok {
+		return badInput("input config-file: %q: konductor reads %s next to Pulumi.yaml (in work-dir); other locations are not supported", input, config.SettingsFile)
+	}
+	return nil
+}

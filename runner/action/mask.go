@@ -1,0 +1,235 @@
+package action
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+// Redacted replaces a masked value.
+const Redacted = "[secret]"
+
+// MinMaskLength is the shortest value masked in text: masking a one- or
+// two-character value would garble everything we write and hide nothing.
+const MinMaskLength = 3
+
+// Masker replaces secret values with [secret] in everything konductor
+// writes: the comment, the job summary, outputs and logs. Besides the value
+// itself it masks the forms the value takes when quoted (Go and JSON
+// strings), escaped for markdown, and each of its lines. It is safe for
+// concurrent use.
+type Masker struct {
+	mu       sync.RWMutex
+	values   map[string]bool // as added
+	forms    map[string]bool // every form masked
+	replacer *strings.Replacer
+	longest  int
+}
+
+// NewMasker returns a Masker for values.
+func NewMasker(values ...string) *Masker {
+	m := &Masker{values: map[string]bool{}, forms: map[string]bool{}}
+	m.Add(values...)
+	return m
+}
+
+// markdownEsc is report's escaping of text outside code.
+var markdownEsc = strings.NewReplacer("\\", "\\\\", "*", "\\*", "_", "\\_", "`", "\\`", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|", "\n", " ")
+
+// Add adds secret values.
+func (m *Masker) Add(values ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed := false
+	for _, v := range values {
+		if v == "" || m.values[v] {
+			continue
+		}
+		m.values[v] = true
+		changed = true
+		for _, f := range forms(v) {
+			if len([]rune(f)) >= MinMaskLength {
+				m.forms[f] = true
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	// Longest first, so a value is masked whole before any part of it.
+	all := slices.Collect(maps.Keys(m.forms))
+	slices.SortFunc(all, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	pairs := make([]string, 0, 2*len(all))
+	m.longest = 0
+	for _, f := range all {
+		pairs = append(pairs, f, Redacted)
+		m.longest = max(m.longest, len(f))
+	}
+	m.replacer = strings.NewReplacer(pairs...)
+}
+
+// forms are the ways v can appear in text we write.
+func forms(v string) []string {
+	out := []string{v}
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	one := func(s string) {
+		add(s)
+		q := strconv.Quote(s)
+		add(q[1 : len(q)-1])
+		if j, err := json.Marshal(s); err == nil {
+			add(string(j[1 : len(j)-1]))
+		}
+		add(markdownEsc.Replace(s))
+	}
+	one(v)
+	if strings.ContainsAny(v, "\r\n") {
+		for _, l := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
+			one(l)
+		}
+	}
+	return out
+}
+
+// Values returns the values added, for ::add-mask::, each multi-line value
+// also line by line (as GitHub masks line by line).
+func (m *Masker) Values() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for _, v := range slices.Sorted(maps.Keys(m.values)) {
+		out = append(out, v)
+		if strings.ContainsAny(v, "\r\n") {
+			for _, l := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
+				if !slices.Contains(out, l) {
+					out = append(out, l)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// String masks s.
+func (m *Masker) String(s string) string {
+	m.mu.RLock()
+	r := m.replacer
+	m.mu.RUnlock()
+	if r == nil {
+		return s
+	}
+	return r.Replace(s)
+}
+
+// Result returns a copy of r with every string masked.
+func (m *Masker) Result(r *result.Result) *result.Result {
+	if r == nil {
+		return nil
+	}
+	s := m.String
+	c := *r
+	c.Project, c.Stack, c.Commit, c.Error = s(r.Project), s(r.Stack), s(r.Commit), s(r.Error)
+	c.Steps = make([]result.Step, len(r.Steps))
+	for i, st := range r.Steps {
+		st.URN, st.Type, st.Name = s(st.URN), s(st.Type), s(st.Name)
+		st.Diffs = slices.Clone(st.Diffs)
+		for j, d := range st.Diffs {
+			d.Path, d.Old, d.New = s(d.Path), s(d.Old), s(d.New)
+			st.Diffs[j] = d
+		}
+		st.ReplaceReasons = slices.Clone(st.ReplaceReasons)
+		for j := range st.ReplaceReasons {
+			st.ReplaceReasons[j] = s(st.ReplaceReasons[j])
+		}
+		c.Steps[i] = st
+	}
+	if r.Outputs != nil {
+		c.Outputs = make(map[string]result.Output, len(r.Outputs))
+		for k, o := range r.Outputs {
+			o.Value, o.Old = s(o.Value), s(o.Old)
+			c.Outputs[s(k)] = o
+		}
+	}
+	c.Violations = slices.Clone(r.Violations)
+	for i, v := range c.Violations {
+		v.Pack, v.PackVersion, v.Rule, v.URN, v.Type, v.Name, v.Message = s(v.Pack), s(v.PackVersion), s(v.Rule), s(v.URN), s(v.Type), s(v.Name), s(v.Message)
+		c.Violations[i] = v
+	}
+	c.Diagnostics = slices.Clone(r.Diagnostics)
+	for i, d := range c.Diagnostics {
+		d.URN, d.Message = s(d.URN), s(d.Message)
+		c.Diagnostics[i] = d
+	}
+	c.Counts = maps.Clone(r.Counts)
+	return &c
+}
+
+// Writer returns a writer that masks what it passes to w. It masks line by
+// line: a partial line is held until its newline, Flush or Close (or until
+// it grows past 64 KiB), so a value split across writes is still masked.
+func (m *Masker) Writer(w io.Writer) *MaskWriter {
+	return &MaskWriter{m: m, w: w}
+}
+
+// MaskWriter is a masking io.Writer.
+type MaskWriter struct {
+	mu  sync.Mutex
+	m   *Masker
+	w   io.Writer
+	buf []byte
+}
+
+const maxPartialLine = 64 << 10
+
+// Write implements io.Writer.
+func (mw *MaskWriter) Write(p []byte) (int, error) {
+	mw.mu.Lock()
+	defer mw.mu.Unlock()
+	mw.buf = append(mw.buf, p...)
+	cut := bytes.LastIndexByte(mw.buf, '\n') + 1
+	if cut == 0 && len(mw.buf) > maxPartialLine {
+		cut = len(mw.buf)
+	}
+	if cut > 0 {
+		if err := mw.emit(mw.buf[:cut]); err != nil {
+			return 0, err
+		}
+		mw.buf = append(mw.buf[:0], mw.buf[cut:]...)
+	}
+	return len(p), nil
+}
+
+func (mw *MaskWriter) emit(b []byte) error {
+	_, err := io.WriteString(mw.w, mw.m.String(string(b)))
+	return err
+}
+
+// Flush writes a held partial line.
+func (mw *MaskWriter) Flush() error {
+	mw.mu.Lock()
+	defer mw.mu.Unlock()
+	if len(mw.buf) == 0 {
+		return nil
+	}
+	err := mw.emit(mw.buf)
+	mw.buf = mw.buf[:0]
+	return err
+}
+
+// Close flushes; it does not close the underlying writer.
+func (mw *MaskWriter) Close() error { return mw.Flush() }

@@ -1,0 +1,132 @@
+package action
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+// Output names, as in action.yml.
+const (
+	OutputHasChanges          = "has-changes"
+	OutputHasDestroy          = "has-destroy"
+	OutputPolicyViolations    = "policy-violations"
+	OutputMandatoryViolations = "mandatory-violations"
+	OutputResult              = "result"
+	OutputStackOutputs        = "stack-outputs"
+)
+
+// StackResult is one stack's entry in the result output.
+type StackResult struct {
+	Operation           result.Operation  `json:"operation"`
+	Status              result.Status     `json:"status"`
+	HasChanges          bool              `json:"hasChanges"`
+	HasDestroy          bool              `json:"hasDestroy"`
+	Counts              map[result.Op]int `json:"counts"`
+	PolicyViolations    int               `json:"policyViolations"`
+	MandatoryViolations int               `json:"mandatoryViolations"`
+	Drift               bool              `json:"drift,omitempty"`
+	Commit              string            `json:"commit,omitempty"`
+	Error               string            `json:"error,omitempty"`
+}
+
+// outputs writes the step outputs for results (already masked). Every value
+// is one line: booleans, counts and compact JSON, whose encoding escapes
+// line breaks. So no value can end a heredoc or start another output, which
+// go-githubactions' SetOutput (a fixed heredoc delimiter) cannot promise
+// for text from a pull request.
+func (r *run) outputs(results []*result.Result) error {
+	changes, destroy := false, false
+	violations, mandatory := 0, 0
+	summary := map[string]StackResult{}
+	stackOutputs := map[string]map[string]any{}
+	for _, res := range results {
+		changes = changes || res.HasChanges()
+		destroy = destroy || res.HasDestroy()
+		violations += len(res.Violations)
+		mandatory += res.MandatoryViolations()
+		counts := res.Counts
+		if counts == nil {
+			counts = map[result.Op]int{}
+		}
+		summary[res.Stack] = StackResult{
+			Operation: res.Operation, Status: res.Status, HasChanges: res.HasChanges(), HasDestroy: res.HasDestroy(),
+			Counts: counts, PolicyViolations: len(res.Violations), MandatoryViolations: res.MandatoryViolations(),
+			Drift: r.plan != nil && r.plan.Drift && res.HasChanges(), Commit: res.Commit, Error: res.Error,
+		}
+		outs := map[string]any{}
+		for k, o := range res.Outputs {
+			if o.Secret || o.Change == result.Deleted || o.Value == result.SecretText {
+				continue
+			}
+			outs[k] = outputValue(o.Value)
+		}
+		stackOutputs[res.Stack] = outs
+	}
+	kv := [][2]string{
+		{OutputHasChanges, strconv.FormatBool(changes)},
+		{OutputHasDestroy, strconv.FormatBool(destroy)},
+		{OutputPolicyViolations, strconv.Itoa(violations)},
+		{OutputMandatoryViolations, strconv.Itoa(mandatory)},
+		{OutputResult, compactJSON(summary)},
+		{OutputStackOutputs, compactJSON(stackOutputs)},
+	}
+	path := r.getenv("GITHUB_OUTPUT")
+	if path == "" {
+		return nil
+	}
+	var b strings.Builder
+	for _, p := range kv {
+		v := r.mask.String(p[1])
+		if err := checkOutput(p[0], v); err != nil {
+			return err
+		}
+		b.WriteString(p[0] + "=" + v + "\n")
+	}
+	return appendFile(path, b.String())
+}
+
+// checkOutput refuses a value that could break out of its line.
+func checkOutput(name, value string) error {
+	if strings.ContainsAny(value, "\r\n") {
+		return fmt.Errorf("output %s: refusing a multi-line value", name)
+	}
+	return nil
+}
+
+// outputValue turns a rendered output value back into JSON where it is
+// JSON (numbers, quoted strings, lists, maps), else keeps the text.
+func outputValue(rendered string) any {
+	var v any
+	if err := json.Unmarshal([]byte(rendered), &v); err == nil {
+		return v
+	}
+	if s, err := strconv.Unquote(rendered); err == nil {
+		return s
+	}
+	return rendered
+}
+
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+// readYAML decodes a YAML file into v (best effort: errors are the config
+// loader's to report).
+func readYAML(file string, v any) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	return yaml.Unmarshal(b, v)
+}
