@@ -386,7 +386,7 @@ func (r *run) nothingToDo() error {
 	switch {
 	case p.Fork && ev.NeedsChangedFiles():
 		// The token of a fork's run is read-only: no comment, a notice.
-		r.log.WithFieldsMap(map[string]string{"title": "konductor: fork pull request not previewed"}).Noticef("%s", p.Reason)
+		r.log.WithFieldsMap(map[string]string{"title": "Fork pull request not previewed"}).Noticef("%s", p.Reason)
 		errs = append(errs, r.summary("### Konductor\n\nNothing was previewed: "+p.Reason+".\n"))
 	case p.PR != 0 && ev.NeedsChangedFiles():
 		body := fmt.Sprintf("### ✅ No stacks affected\n\nThis pull request changes nothing that affects a stack in `%s` (%s). Nothing was previewed.",
@@ -433,7 +433,7 @@ func (r *run) refuse(invalid map[string]error) error {
 		}
 		res := r.mask.Result(r.notRunResult(name, result.Invalid, text))
 		results = append(results, res)
-		r.log.WithFieldsMap(map[string]string{"title": "konductor: " + name + " not run"}).Errorf("%s", text)
+		r.log.WithFieldsMap(map[string]string{"title": name + " not run"}).Errorf("%s", text)
 		if err := r.publish(plan.StackPlan{Name: name, Reason: "invalid"}, res); err != nil {
 			errs = append(errs, err)
 		}
@@ -633,10 +633,10 @@ func (r *run) annotate(res *result.Result) {
 	switch {
 	case res.Status == result.Failed || res.Status == result.Blocked:
 		first, _, _ := strings.Cut(strings.TrimSpace(res.Error), "\n")
-		r.log.WithFieldsMap(map[string]string{"title": "konductor: " + res.Stack + " " + string(res.Status)}).
+		r.log.WithFieldsMap(map[string]string{"title": res.Stack + " " + string(res.Status)}).
 			Errorf("%s %s: %s", res.Operation, res.Status, first)
 	case r.plan.Drift && res.HasChanges():
-		r.log.WithFieldsMap(map[string]string{"title": "konductor: drift in " + res.Stack}).
+		r.log.WithFieldsMap(map[string]string{"title": "Drift in " + res.Stack}).
 			Warningf("stack %s has drifted from its configuration: %s", res.Stack, countsText(res))
 	}
 }

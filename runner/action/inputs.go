@@ -115,6 +115,9 @@ var stackNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
 
 // list splits a list input on commas, spaces and newlines.
 func list(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
 }
 
