@@ -168,6 +168,8 @@ type harness struct {
 	// newRunnerCalls counts how often the action built a runner.
 	newRunnerCalls int
 	fake           *fakeRunner
+	// newRunner replaces the fake runner (engine tests).
+	newRunner func(progress io.Writer) (action.Runner, error)
 }
 
 func newHarness(t *testing.T, stacks ...string) *harness {
@@ -271,6 +273,9 @@ func (h *harness) deps() action.Deps {
 		},
 		NewRunner: func(progress io.Writer) (action.Runner, error) {
 			h.newRunnerCalls++
+			if h.newRunner != nil {
+				return h.newRunner(progress)
+			}
 			h.fake.progress = progress
 			return h.runner, nil
 		},

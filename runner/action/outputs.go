@@ -62,7 +62,9 @@ func (r *run) outputs(results []*result.Result) error {
 		}
 		outs := map[string]any{}
 		for k, o := range res.Outputs {
-			if o.Secret || o.Change == result.Deleted || o.Value == result.SecretText {
+			// An output holding a secret anywhere (a Pulumi secret, or a
+			// value masked as one) is left out whole.
+			if o.Secret || o.Change == result.Deleted || strings.Contains(o.Value, result.SecretText) {
 				continue
 			}
 			outs[k] = outputValue(o.Value)
