@@ -24,6 +24,7 @@ import (
 	"github.com/containercraft/konductor-action/modules/metadata"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
+	"github.com/containercraft/konductor-action/runner/policy"
 	"github.com/containercraft/konductor-action/runner/program"
 	"github.com/containercraft/konductor-action/runner/result"
 )
@@ -33,6 +34,8 @@ type Runner struct {
 	Registry *modules.Registry
 	Engine   *engine.Engine
 	Log      *slog.Logger
+	// Policy locates the policy packs every preview and deploy runs.
+	Policy policy.Options
 	// Getenv reads the environment (git facts in CI); nil uses os.Getenv.
 	Getenv func(string) string
 }
@@ -82,8 +85,37 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	prog := program.Build(st, program.Options{
 		ComponentOptions: func(module string) []pulumi.ResourceOption { return metadata.Options(facts, module) },
 	})
-	res, err := r.Engine.Run(ctx, engine.Request{Operation: req.Operation, Stack: st, Program: prog,
-		Refresh: req.Refresh, PolicyPacks: req.PolicyPacks})
+	tmp, err := os.MkdirTemp("", "konductor-policy-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	packs, err := policy.Prepare(ctx, st, r.Policy, tmp)
+	if err != nil {
+		return nil, err
+	}
+	ereq := engine.Request{Operation: req.Operation, Stack: st, Program: prog, Refresh: req.Refresh,
+		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: packs.Configs}
+	if req.Operation == result.Up && len(ereq.PolicyPacks) > 0 {
+		// A mandatory violation must block a deploy before any resource is
+		// touched: during `up` the engine would apply the steps it reaches
+		// before the violating resource. Preview with the policies first.
+		pre := ereq
+		pre.Operation = result.Preview
+		res, err := r.Engine.Run(ctx, pre)
+		if err != nil {
+			return nil, err
+		}
+		if res.MandatoryViolations() > 0 || res.Status != result.Succeeded {
+			res.Operation, res.Commit = result.Up, req.Commit
+			if res.MandatoryViolations() > 0 {
+				res.Status = result.Blocked
+				res.Error = fmt.Sprintf("deploy blocked before any change: %d mandatory policy violation(s)", res.MandatoryViolations())
+			}
+			return res, nil
+		}
+	}
+	res, err := r.Engine.Run(ctx, ereq)
 	if err != nil {
 		return nil, err
 	}

@@ -211,14 +211,17 @@ var defaultStatefulTypes = []string{
 }
 
 // protectStateful: stateful resources must carry the protect option, so the
-// engine refuses to delete (or replace) them.
+// engine refuses to delete (or replace) them. Policies cannot see deletes,
+// so the rule checks the protect flag; it is advisory by default because
+// a mandatory default would block every first deploy and every teardown of
+// a dev stack. Teams make it mandatory for production in konductor.yaml.
 func protectStateful() Rule {
 	return Rule{
 		Name: "protect-stateful",
 		Description: "Stateful resources (buckets, keys, storage accounts, volumes, namespaces) are protected, " +
 			"so the engine refuses to delete or replace them.",
 		Provider: "all",
-		Level:    Mandatory,
+		Level:    Advisory,
 		Properties: []Property{{
 			Name: "statefulTypes", Type: "array", Items: "string",
 			Description: "type tokens that must be protected; '*' matches any characters; " +

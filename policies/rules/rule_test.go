@@ -12,7 +12,7 @@ import (
 func TestAll(t *testing.T) {
 	want := map[string]Level{
 		"required-metadata":          Advisory,
-		"protect-stateful":           Mandatory,
+		"protect-stateful":           Advisory,
 		"k8s-no-privileged":          Mandatory,
 		"k8s-no-host-namespaces":     Mandatory,
 		"k8s-image-pinned":           Advisory,

@@ -169,7 +169,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[k.Value] = true
 		f, ok := fields[k.Value]
 		if !ok {
-			d.fail(k, p, "unknown key%s", didYouMean(k.Value, sortedKeys(fields)))
+			d.fail(k, p, "unknown key%s", DidYouMean(k.Value, sortedKeys(fields)))
 			continue
 		}
 		fv := v.FieldByIndex(f.index)
@@ -313,8 +313,9 @@ func kindName(t reflect.Type) string {
 	return t.Kind().String()
 }
 
-// didYouMean suggests the closest known key, or lists them when none is close.
-func didYouMean(key string, known []string) string {
+// DidYouMean suggests the closest known name, or lists them when none is
+// close; it returns "" or a parenthesised hint to append to a reason.
+func DidYouMean(key string, known []string) string {
 	best, bestD := "", 1<<30
 	for _, k := range known {
 		if d := levenshtein(strings.ToLower(key), strings.ToLower(k)); d < bestD {

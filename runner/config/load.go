@@ -136,7 +136,7 @@ func Load(dir, stack string, reg *modules.Registry) (*Stack, error) {
 			m, ok := reg.Get(key)
 			if !ok {
 				known := append(reg.Names(), KeyLabels, KeyCompliance)
-				d.fail(k, path, "unknown module%s", didYouMean(key, known))
+				d.fail(k, path, "unknown module%s", DidYouMean(key, known))
 				if !strings.Contains(d.errs[len(d.errs)-1].Reason, "known:") {
 					d.errs[len(d.errs)-1].Reason += " (known modules: " + strings.Join(reg.Names(), ", ") + ")"
 				}

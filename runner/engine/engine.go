@@ -104,8 +104,8 @@ type Request struct {
 	Program   pulumi.RunFunc
 	// PolicyPacks are absolute paths of policy pack binaries.
 	PolicyPacks []string
-	// PolicyConfig is a policy-pack config JSON file, or empty.
-	PolicyConfig string
+	// PolicyConfigs are policy-pack config JSON files, one per pack.
+	PolicyConfigs []string
 	// Refresh refreshes state from the cloud before the operation.
 	Refresh bool
 }
@@ -201,8 +201,8 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		if len(req.PolicyPacks) > 0 {
 			opts = append(opts, optpreview.PolicyPacks(req.PolicyPacks...))
 		}
-		if req.PolicyConfig != "" {
-			opts = append(opts, optpreview.PolicyPackConfigs(req.PolicyConfig))
+		if len(req.PolicyConfigs) > 0 {
+			opts = append(opts, optpreview.PolicyPackConfigs(req.PolicyConfigs...))
 		}
 		if req.Refresh {
 			opts = append(opts, optpreview.Refresh())
@@ -214,8 +214,8 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		if len(req.PolicyPacks) > 0 {
 			opts = append(opts, optup.PolicyPacks(req.PolicyPacks...))
 		}
-		if req.PolicyConfig != "" {
-			opts = append(opts, optup.PolicyPackConfigs(req.PolicyConfig))
+		if len(req.PolicyConfigs) > 0 {
+			opts = append(opts, optup.PolicyPackConfigs(req.PolicyConfigs...))
 		}
 		if req.Refresh {
 			opts = append(opts, optup.Refresh())
