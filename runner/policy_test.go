@@ -133,10 +133,10 @@ func TestMandatoryViolationBlocksDeploy(t *testing.T) {
 
 func TestPolicySettingsErrors(t *testing.T) {
 	cases := map[string]string{
-		"  rules:\n    k8s-no-privilegd: {enforcement: advisory}\n":                  `unknown rule (did you mean "k8s-no-privileged"?)`,
-		"  rules:\n    aws-allowed-regions: {properties: {allowedRegion: [x]}}\n":     `unknown property (did you mean "allowedRegions"?)`,
-		"  rules:\n    otherpack/x: {enforcement: advisory}\n":                        `no policy pack "otherpack"`,
-		"  rules:\n    k8s-no-privileged: {enforcement: sometimes}\n":                 `"sometimes" is not one of advisory, mandatory, disabled`,
+		"  rules:\n    k8s-no-privilegd: {enforcement: advisory}\n":               `unknown rule (did you mean "k8s-no-privileged"?)`,
+		"  rules:\n    aws-allowed-regions: {properties: {allowedRegion: [x]}}\n": `unknown property (did you mean "allowedRegions"?)`,
+		"  rules:\n    otherpack/x: {enforcement: advisory}\n":                    `no policy pack "otherpack"`,
+		"  rules:\n    k8s-no-privileged: {enforcement: sometimes}\n":             `"sometimes" is not one of advisory, mandatory, disabled`,
 	}
 	for rules, want := range cases {
 		dir := policyProject(t, cleanStack, rules)
