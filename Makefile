@@ -14,7 +14,7 @@ PULUMI_VERSION := v3.274.1
 K8S_PROVIDER_VERSION := 4.24.0
 KUBE_VERSION := v1.36.1
 
-key = $(shell cat $(1)/go.mod $(1)/go.sum $(wildcard $(1)/*.go) 2>/dev/null | sha256sum | cut -c1-12)
+key = $(shell cat $(1)/go.mod $(1)/go.sum $(wildcard $(1)/*.go) $(1)/package.json $(1)/package-lock.json 2>/dev/null | sha256sum | cut -c1-12)
 
 PULUMI_ROOT := $(CACHE)/pulumi-$(PULUMI_VERSION)-$(call key,tools/pulumi)
 PULUMI := $(PULUMI_ROOT)/bin/pulumi
@@ -22,12 +22,14 @@ PLUGIN_DIR := $(CACHE)/plugins-$(K8S_PROVIDER_VERSION)-$(call key,tools/pulumi-r
 K8S_PROVIDER := $(PLUGIN_DIR)/pulumi-resource-kubernetes
 KUBE_CLUSTER := $(CACHE)/kube-cluster-$(KUBE_VERSION)-$(call key,tools/kube-cluster)/kube-cluster
 STATICCHECK := $(CACHE)/staticcheck-$(call key,tools/staticcheck)/staticcheck
+NPM_DIR := $(CACHE)/npm-$(call key,tools/npm)
 BIN := bin/konductor
 
 # Everything the binary and the tests need to find the pinned tools.
 export KONDUCTOR_PULUMI_ROOT := $(PULUMI_ROOT)
 export KONDUCTOR_PLUGIN_PATH := $(PLUGIN_DIR)
 export KONDUCTOR_KUBE_CLUSTER := $(KUBE_CLUSTER)
+export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
 
 .PHONY: build tools demo test lint unit clean-cache
 
@@ -37,7 +39,7 @@ $(BIN): FORCE
 	$(GO) build -o $(BIN) ./cmd/konductor
 FORCE:
 
-tools: $(PULUMI) $(K8S_PROVIDER)
+tools: $(PULUMI) $(K8S_PROVIDER) $(NPM_DIR)/node_modules/.installed
 
 $(PULUMI):
 	@echo ">> building the Pulumi CLI $(PULUMI_VERSION) from Go modules (first run only, ~8 min)"
@@ -64,6 +66,15 @@ $(K8S_PROVIDER):
 
 $(STATICCHECK):
 	cd tools/staticcheck && $(GO) build -o $(STATICCHECK) honnef.co/go/tools/cmd/staticcheck
+
+# s3rver and azurite, the self-managed state backends test/backends runs on
+# loopback, installed from the committed lock.
+$(NPM_DIR)/node_modules/.installed:
+	@echo ">> installing s3rver and azurite from npm (first run only, ~1 min)"
+	mkdir -p $(NPM_DIR)
+	cp tools/npm/package.json tools/npm/package-lock.json $(NPM_DIR)/
+	npm ci --prefix $(NPM_DIR) --no-audit --no-fund
+	touch $@
 
 # A real preview of examples/platform (stack dev) on the embedded file backend,
 # printing the PR comment it would post.
