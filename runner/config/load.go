@@ -82,6 +82,10 @@ func Load(dir, stack string, reg *modules.Registry) (*Stack, error) {
 	if stack == "" {
 		return nil, Errors{{Reason: "no stack given (use --stack)"}}
 	}
+	// Modules resolve relative paths (render_dir, chart_path) against it.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	project, err := ProjectName(dir)
 	if err != nil {
 		return nil, err

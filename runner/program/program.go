@@ -68,6 +68,9 @@ func Build(st *config.Stack, opts Options) pulumi.RunFunc {
 			exported := pulumi.Map{}
 			for k, v := range out {
 				// Resources (a provider) are for dependent modules only.
+				if _, ok := v.(pulumi.Resource); ok {
+					continue
+				}
 				if in, ok := v.(pulumi.Input); ok {
 					exported[k] = in
 				}

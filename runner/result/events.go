@@ -63,7 +63,7 @@ func (b *Builder) Add(e apitype.EngineEvent) {
 			return
 		}
 		msg := strings.TrimSpace(d.Message)
-		if msg == "" {
+		if msg == "" || expectedNoise(msg) {
 			return
 		}
 		b.r.Diagnostics = append(b.r.Diagnostics, Diagnostic{Severity: sev, URN: d.URN, Message: msg})
@@ -76,6 +76,12 @@ func (b *Builder) Add(e apitype.EngineEvent) {
 			}
 		}
 	}
+}
+
+// expectedNoise reports engine messages that say nothing to a reviewer: the
+// pinned plugins are found on PATH by design.
+func expectedNoise(msg string) bool {
+	return strings.HasPrefix(msg, "using pulumi-resource-") && strings.Contains(msg, " from $PATH at ")
 }
 
 // Result returns the built result.
