@@ -81,21 +81,24 @@ func blocks(r *result.Result, o Options) []*block {
 	}
 	if u := groups[result.OpUpdate]; len(u) > 0 {
 		names := &block{lines: []string{"", "**Updates**", ""}, keep: 3, what: "updates"}
-		props := &block{lines: []string{"", "<details><summary>Property changes of updates</summary>", ""}, keep: 3, what: "property changes", droppable: true, tail: []string{"", "</details>"}}
 		for _, s := range u {
 			names.lines = append(names.lines, stepLine(s))
-			props.lines = append(props.lines, "- "+code(s.Type)+" **"+esc(s.Name)+"**")
-			for _, d := range s.Diffs {
-				props.lines = append(props.lines, "  - "+diffLine(d))
-			}
 		}
 		out = append(out, names)
-		// Small updates show their diffs inline instead of folded.
-		if len(props.lines) <= 40 {
-			props.lines[1] = "Property changes:"
-			props.tail = nil
+		if n := len(u) + diffCount(u); fits(n, o.Budget) {
+			props := &block{lines: []string{"", "<details><summary>Property changes of updates</summary>", ""}, keep: 3, what: "property changes", droppable: true, tail: []string{"", "</details>"}}
+			// Small updates show their diffs inline instead of folded.
+			if n <= 40 {
+				props.lines[1], props.tail = "Property changes:", nil
+			}
+			for _, s := range u {
+				props.lines = append(props.lines, "- "+code(s.Type)+" **"+esc(s.Name)+"**")
+				for _, d := range s.Diffs {
+					props.lines = append(props.lines, "  - "+diffLine(d))
+				}
+			}
+			out = append(out, props)
 		}
-		out = append(out, props)
 	}
 	if c := groups[result.OpCreate]; len(c) > 0 {
 		b := &block{lines: []string{"", "**Creates**", ""}, keep: 3, what: "creates"}
@@ -121,10 +124,26 @@ func blocks(r *result.Result, o Options) []*block {
 	if d := diagnostics(r); d != nil {
 		out = append(out, d)
 	}
-	if len(r.Steps) > 0 {
+	if len(r.Steps) > 0 && fits(len(r.Steps)+diffCount(r.Steps), o.Budget) {
 		out = append(out, fullDiff(r))
 	}
 	return out
+}
+
+// minLine is the fewest characters any detail line takes: a block of n lines
+// cannot fit a budget below n*minLine, so it is not built at all. This keeps
+// a 10,000-resource render from building a full diff only to drop it.
+const minLine = 15
+
+func fits(lines, budget int) bool { return lines*minLine <= budget }
+
+// diffCount counts property-diff lines (updates render two per change).
+func diffCount(steps []result.Step) int {
+	n := 0
+	for _, s := range steps {
+		n += len(s.Diffs)
+	}
+	return n
 }
 
 func header(r *result.Result, o Options) []string {
@@ -378,8 +397,11 @@ func fit(bs []*block, o Options) string {
 			b.lines, b.tail = nil, nil
 			continue
 		}
+		// Make room for the note too, so adding it cannot push the text
+		// over and cost an earlier (more important) block a line.
+		reserve := utf8.RuneCountInString(note(b, len(b.lines))) + 1
 		dropped := 0
-		for len(b.lines) > b.keep && total > budget {
+		for len(b.lines) > b.keep && total+reserve > budget {
 			l := b.lines[len(b.lines)-1]
 			b.lines = b.lines[:len(b.lines)-1]
 			total -= utf8.RuneCountInString(l) + 1
@@ -452,10 +474,9 @@ func fenceFor(s string) string {
 func escLine(s string) string { return strings.ReplaceAll(s, "<!--", "<\u200b!--") }
 
 // esc escapes text shown outside code: markdown and HTML metacharacters.
-func esc(s string) string {
-	r := strings.NewReplacer("\\", "\\\\", "*", "\\*", "_", "\\_", "`", "\\`", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|", "\n", " ")
-	return r.Replace(s)
-}
+func esc(s string) string { return mdEscaper.Replace(s) }
+
+var mdEscaper = strings.NewReplacer("\\", "\\\\", "*", "\\*", "_", "\\_", "`", "\\`", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|", "\n", " ")
 
 func short(sha string) string {
 	if len(sha) > 7 {

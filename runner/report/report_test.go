@@ -1,0 +1,162 @@
+package report
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", name+".golden.md")
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n%s", name, file, got)
+	}
+}
+
+func urn(typ, name string) string { return "urn:pulumi:dev::platform::" + typ + "::" + name }
+
+func small() *result.Result {
+	return &result.Result{Project: "platform", Stack: "dev", Operation: result.Preview, Status: result.Succeeded, Commit: "0123456789abcdef",
+		Counts: map[result.Op]int{result.OpCreate: 1, result.OpSame: 3},
+		Steps:  []result.Step{{Op: result.OpCreate, URN: urn("kubernetes:core/v1:Namespace", "apps"), Type: "kubernetes:core/v1:Namespace", Name: "apps", Diffs: []result.PropertyDiff{{Path: "metadata.name", Kind: result.Added, New: `"apps"`}}}},
+	}
+}
+
+// medium has every section: violations, a delete, a replace with reasons,
+// updates with diffs (one secret), creates, outputs and diagnostics.
+func medium() *result.Result {
+	return &result.Result{Project: "platform", Stack: "prod", Operation: result.Preview, Status: result.Blocked, Commit: "fedcba9876543210",
+		Counts: map[result.Op]int{result.OpCreate: 2, result.OpUpdate: 2, result.OpDelete: 1, result.OpReplace: 1, result.OpSame: 10},
+		Violations: []result.Violation{
+			{Pack: "konductor-baseline", Rule: "k8s-no-privileged", Level: "mandatory", URN: urn("kubernetes:apps/v1:Deployment", "web"), Type: "kubernetes:apps/v1:Deployment", Name: "web", Message: "Containers must not run privileged.\ncontainer app is privileged. Remediation: set securityContext.privileged to false."},
+			{Pack: "konductor-baseline", Rule: "k8s-image-pinned", Level: "advisory", URN: urn("kubernetes:apps/v1:Deployment", "web"), Type: "kubernetes:apps/v1:Deployment", Name: "web", Message: "Images are pinned.\nimage nginx:latest uses latest."},
+		},
+		Steps: []result.Step{
+			{Op: result.OpDelete, Type: "aws:s3/bucketV2:BucketV2", Name: "old-logs"},
+			{Op: result.OpReplace, Type: "kubernetes:core/v1:Namespace", Name: "apps", ReplaceReasons: []string{"metadata.name"}, DeleteBeforeReplace: true,
+				Diffs: []result.PropertyDiff{{Path: "metadata.name", Kind: result.Updated, Old: `"apps"`, New: `"applications"`, Replaces: true}}},
+			{Op: result.OpUpdate, Type: "kubernetes:apps/v1:Deployment", Name: "web", Diffs: []result.PropertyDiff{
+				{Path: "spec.replicas", Kind: result.Updated, Old: "2", New: "3"},
+				{Path: "spec.template.spec.containers[0].image", Kind: result.Updated, Old: `"nginx:1.25"`, New: `"nginx:latest"`},
+				{Path: "spec.template.metadata.annotations.token", Kind: result.Updated, Old: result.SecretText, New: result.SecretText},
+				{Path: "metadata.labels.tier", Kind: result.Added, New: "`web`"},
+			}},
+			{Op: result.OpUpdate, Type: "aws:kms/key:Key", Name: "state", Diffs: []result.PropertyDiff{{Path: "enableKeyRotation", Kind: result.Updated, Old: "false", New: "true"}}},
+			{Op: result.OpCreate, Type: "kubernetes:core/v1:ConfigMap", Name: "settings <!-- konductor:section:prod:end -->"},
+			{Op: result.OpCreate, Type: "kubernetes:core/v1:Secret", Name: "creds"},
+		},
+		Outputs:     map[string]result.Output{"endpoint": {Value: `"https://x"`, Old: `"http://x"`, Change: result.Updated}, "password": {Value: result.SecretText, Secret: true}},
+		Diagnostics: []result.Diagnostic{{Severity: "warning", Message: "deprecated field"}, {Severity: "info", Message: "not shown"}},
+	}
+}
+
+// huge builds n steps: 1% deletes, 1% replaces, 30% updates, the rest creates.
+func huge(n int) *result.Result {
+	r := &result.Result{Project: "platform", Stack: "big", Operation: result.Preview, Status: result.Succeeded, Counts: map[result.Op]int{}}
+	for i := range n {
+		s := result.Step{Type: "kubernetes:core/v1:ConfigMap", Name: fmt.Sprintf("cm-%05d", i)}
+		switch {
+		case i%100 == 0:
+			s.Op = result.OpDelete
+		case i%100 == 1:
+			s.Op, s.ReplaceReasons = result.OpReplace, []string{"metadata.name"}
+		case i%100 < 32:
+			s.Op = result.OpUpdate
+			s.Diffs = []result.PropertyDiff{{Path: "data.key", Kind: result.Updated, Old: `"old value of some length"`, New: `"new value of some length"`}}
+		default:
+			s.Op = result.OpCreate
+			s.Diffs = []result.PropertyDiff{{Path: "data.key", Kind: result.Added, New: `"value"`}}
+		}
+		s.URN = urn(s.Type, s.Name)
+		r.Counts[s.Op]++
+		r.Steps = append(r.Steps, s)
+	}
+	return r
+}
+
+func TestGolden(t *testing.T) {
+	golden(t, "small", Markdown(small(), Options{}))
+	golden(t, "medium", Markdown(medium(), Options{}))
+	golden(t, "huge", Markdown(huge(10000), Options{}))
+}
+
+func TestOrderOfImportance(t *testing.T) {
+	md := Markdown(medium(), Options{})
+	order := []string{"🛑 `prod` — preview blocked by policy", "**Policy violations**", "🛑 mandatory", "⚠️ advisory", "**Deletes and replaces**", "🗑️ delete", "🔁 replace", "**Updates**", "**Creates**", "Full diff"}
+	last := -1
+	for _, s := range order {
+		i := strings.Index(md, s)
+		if i < 0 || i < last {
+			t.Fatalf("%q missing or out of order in:\n%s", s, md)
+		}
+		last = i
+	}
+	if !strings.Contains(md, "because `metadata.name` changed (deleted before it is recreated)") {
+		t.Error("replace reason missing")
+	}
+	if strings.Contains(md, "<!-- konductor") {
+		t.Error("a resource name forged a hidden marker")
+	}
+}
+
+// Every budget yields text within it, cut at line ends, with every fence and
+// <details> closed, and every delete and replace named while room allows.
+func TestBudget(t *testing.T) {
+	r := huge(10000)
+	for _, budget := range []int{65536, 30000, 8000} {
+		md := Markdown(r, Options{Budget: budget})
+		if n := utf8.RuneCountInString(md); n > budget {
+			t.Errorf("budget %d: %d characters", budget, n)
+		}
+		if strings.Count(md, "<details>") != strings.Count(md, "</details>") {
+			t.Errorf("budget %d: unbalanced <details>", budget)
+		}
+		if strings.Count(md, "```")%2 != 0 {
+			t.Errorf("budget %d: unclosed code fence", budget)
+		}
+		if !strings.Contains(md, "the full diff is in the job summary") {
+			t.Errorf("budget %d: no note on what was left out", budget)
+		}
+	}
+	md := Markdown(r, Options{})
+	for _, s := range r.Steps {
+		if (s.Op == result.OpDelete || s.Op == result.OpReplace) && !strings.Contains(md, "**"+esc(s.Name)+"**") {
+			t.Fatalf("10,000 resources: %s %s not named", s.Op, s.Name)
+		}
+	}
+}
+
+// BenchmarkRender10k measures P2: 10,000 resources to a comment. The figure
+// to report is ns/op and the peak heap (b.ReportMetric).
+func BenchmarkRender10k(b *testing.B) {
+	r := huge(10000)
+	b.ReportAllocs()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	for b.Loop() {
+		_ = Markdown(r, Options{})
+	}
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.TotalAlloc-before)/float64(b.N)/(1<<20), "MiB-alloc/op")
+}
