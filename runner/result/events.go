@@ -199,9 +199,15 @@ func (b *Builder) policy(p apitype.PolicyEvent) {
 	if level == "warning" {
 		level = "advisory"
 	}
+	// The engine sends the policy's description, a newline, then what
+	// the policy reported: keep them apart so a report can show the finding.
 	msg := strings.TrimSpace(p.Message)
+	desc := ""
+	if d, rest, ok := strings.Cut(msg, "\n"); ok && strings.TrimSpace(rest) != "" {
+		desc, msg = strings.TrimSpace(d), strings.TrimSpace(rest)
+	}
 	v := Violation{Pack: p.PolicyPackName, PackVersion: p.PolicyPackVersion, Rule: p.PolicyName,
-		Level: level, URN: p.ResourceURN, Message: msg}
+		Level: level, URN: p.ResourceURN, Message: msg, Description: desc}
 	if p.ResourceURN != "" {
 		v.Type, v.Name = typeOf(p.ResourceURN), nameOf(p.ResourceURN)
 	}

@@ -113,6 +113,8 @@ type Violation struct {
 	Type        string `json:"type,omitempty"`
 	Name        string `json:"name,omitempty"`
 	Message     string `json:"message"`
+	// Description is the rule's own description.
+	Description string `json:"description,omitempty"`
 }
 
 // Mandatory reports whether the violation blocks a deploy.

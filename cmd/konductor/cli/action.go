@@ -7,8 +7,6 @@ import (
 	"github.com/sethvargo/go-githubactions"
 	"github.com/spf13/cobra"
 
-	"github.com/containercraft/konductor-action/modules/builtin"
-	"github.com/containercraft/konductor-action/runner"
 	"github.com/containercraft/konductor-action/runner/action"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/github"
@@ -44,7 +42,7 @@ func runAction(ctx context.Context, g *globals) error {
 			if err != nil {
 				return nil, err
 			}
-			return &runner.Runner{Registry: builtin.Registry(), Engine: eng, Log: g.log}, nil
+			return newRunner(eng, g), nil
 		},
 	})
 }

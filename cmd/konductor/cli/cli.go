@@ -23,6 +23,7 @@ import (
 	"github.com/containercraft/konductor-action/runner/action"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
+	"github.com/containercraft/konductor-action/runner/policy"
 	"github.com/containercraft/konductor-action/runner/report"
 	"github.com/containercraft/konductor-action/runner/result"
 )
@@ -107,7 +108,7 @@ func newRoot(g *globals) *cobra.Command {
 	for _, op := range []result.Operation{result.Preview, result.Up, result.Refresh, result.Destroy} {
 		root.AddCommand(newOpCmd(g, op))
 	}
-	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newActionCmd(g))
+	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newPoliciesCmd(g), newActionCmd(g))
 	return root
 }
 
@@ -188,7 +189,7 @@ func runOp(ctx context.Context, g *globals, op result.Operation, f stackFlags, a
 	if err != nil {
 		return err
 	}
-	r := &runner.Runner{Registry: reg, Engine: eng, Log: g.log}
+	r := newRunner(eng, g)
 	res, err := r.Run(ctx, runner.Request{Operation: op, Dir: f.cwd, Stack: f.stack})
 	if err != nil {
 		return err
@@ -206,6 +207,13 @@ func runOp(ctx context.Context, g *globals, op result.Operation, f stackFlags, a
 		return errSilent
 	}
 	return nil
+}
+
+// newRunner is the runner every command uses: the built-in modules and the
+// baseline policy pack shipped next to the binary.
+func newRunner(eng *engine.Engine, g *globals) *runner.Runner {
+	return &runner.Runner{Registry: builtin.Registry(), Engine: eng, Log: g.log,
+		Policy: policy.Options{Baseline: policy.DefaultBaseline(os.Getenv)}}
 }
 
 func newValidateCmd(g *globals) *cobra.Command {
