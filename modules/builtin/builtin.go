@@ -5,6 +5,7 @@ import (
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/aws"
 	"github.com/containercraft/konductor-action/modules/azure"
+	"github.com/containercraft/konductor-action/modules/certmanager"
 	"github.com/containercraft/konductor-action/modules/kubernetes"
 )
 
@@ -13,6 +14,7 @@ func Registry() *modules.Registry {
 	return modules.NewRegistry(
 		aws.Module,
 		azure.Module,
+		certmanager.Module,
 		kubernetes.Module,
 	)
 }

@@ -40,6 +40,9 @@ type Namespace struct {
 	Name        string            `yaml:"name" doc:"namespace name (required)"`
 	Labels      map[string]string `yaml:"labels" doc:"extra labels"`
 	Annotations map[string]string `yaml:"annotations" doc:"extra annotations"`
+	// Baseline adds a quota, container defaults and a default-deny network
+	// policy to the namespace; nil adds nothing.
+	Baseline *Baseline `yaml:"baseline" doc:"optional quota, limit range and default-deny network policy"`
 }
 
 var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -70,6 +73,7 @@ func validate(c *Config) error {
 			errs = append(errs, modules.Errorf(p, "duplicate namespace %q", ns.Name))
 		}
 		seen[ns.Name] = true
+		ns.Baseline.validate(fmt.Sprintf("namespaces[%d].baseline", i), &errs)
 	}
 	return errors.Join(errs...)
 }
@@ -108,7 +112,12 @@ func deploy(ctx *pulumi.Context, c *Config, env modules.Env) (modules.Outputs, e
 		if err != nil {
 			return nil, err
 		}
-		names = append(names, n.Metadata.Name().Elem())
+		name := n.Metadata.Name().Elem()
+		// The namespace's name output makes its baseline wait for it.
+		if err := deployBaseline(ctx, env, provider, ns.Name, name, ns.Baseline); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
 	}
 	return modules.Outputs{
 		OutputProvider: provider,
