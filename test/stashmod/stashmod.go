@@ -5,6 +5,7 @@ package stashmod
 
 import (
 	"sort"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -17,7 +18,10 @@ type Config struct {
 	Values map[string]string `yaml:"values"`
 	// Secret becomes a Stash whose input is a Pulumi secret, and an output.
 	Secret string `yaml:"secret"`
-	Mode   string `yaml:"mode" enum:"fast,slow"`
+	// Mode slow makes the program wait SlowSeconds before registering
+	// anything, so a test can cancel a running operation.
+	Mode        string `yaml:"mode" enum:"fast,slow"`
+	SlowSeconds int    `yaml:"slow_seconds"`
 }
 
 // Module is a stash module named "stash".
@@ -39,6 +43,13 @@ func New(name string, deps ...string) modules.Module {
 			return nil
 		},
 		Deploy: func(ctx *pulumi.Context, c *Config, env modules.Env) (modules.Outputs, error) {
+			if c.Mode == "slow" {
+				select {
+				case <-time.After(time.Duration(c.SlowSeconds) * time.Second):
+				case <-ctx.Context().Done():
+					return nil, ctx.Context().Err()
+				}
+			}
 			keys := make([]string, 0, len(c.Values))
 			for k := range c.Values {
 				keys = append(keys, k)
