@@ -79,6 +79,14 @@ $(NPM_DIR)/node_modules/.installed:
 # A real preview of examples/platform (stack dev) on the embedded file backend,
 # printing the PR comment it would post.
 demo: tools $(BIN)
+	@# Offline cert-manager chart for the example (chart_path): the pinned
+	@# version's chart from the Go module zip, whose Chart.yaml carries
+	@# placeholder versions (v0.0.0) that its release tool fills in.
+	v=$$(awk '/^cert_manager:/{m=1;next} /^[^ #]/{m=0} m&&$$1=="version:"{print $$2;exit}' modules/versions/versions.yaml); \
+	src=$$($(GO) mod download -json github.com/cert-manager/cert-manager@$$v | grep '"Dir"' | cut -d'"' -f4); \
+	dst=examples/platform/.konductor/charts/cert-manager; \
+	rm -rf $$dst; mkdir -p $$(dirname $$dst); cp -R $$src/deploy/charts/cert-manager $$dst; chmod -R u+w $$dst; \
+	sed -i -E "s/^(version|appVersion): .*/\1: $$v/" $$dst/Chart.yaml
 	$(BIN) preview --stack dev --cwd examples/platform
 
 lint: $(STATICCHECK)
