@@ -1,0 +1,90 @@
+package action_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/containercraft/konductor-action/runner/action"
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+func TestMaskerForms(t *testing.T) {
+	t.Parallel()
+	const tricky = `p@ss"wo\rd_*<x>`
+	m := action.NewMasker(tricky, "two\nlines", "ab", "")
+	j, _ := json.Marshal(tricky)
+	for _, text := range []string{
+		tricky,
+		strconv.Quote(tricky),                         // how result renders strings
+		string(j),                                     // JSON outputs
+		`p@ss"wo\\rd\_\*&lt;x&gt;`,                    // markdown-escaped text
+		"first two\nlines last", "line: two", "lines", // each line alone
+	} {
+		got := m.String(text)
+		for _, leak := range []string{"p@ss", "two", "lines"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("String(%q) = %q: holds %q", text, got, leak)
+			}
+		}
+		if !strings.Contains(got, action.Redacted) {
+			t.Errorf("String(%q) = %q: nothing masked", text, got)
+		}
+	}
+	// Values too short to mask without garbling everything are not
+	// replaced in text, but still go to ::add-mask::.
+	if got := m.String("abc cab"); got != "abc cab" {
+		t.Errorf("a 2-character value was masked: %q", got)
+	}
+	want := []string{"ab", tricky, "two\nlines", "two", "lines"}
+	if got := m.Values(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Values() = %q, want %q", got, want)
+	}
+}
+
+func TestMaskWriter(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := action.NewMasker("s3cr3t-value")
+	w := m.Writer(&out)
+	for _, chunk := range []string{"a s3c", "r3t-v", "alue b\nnext s3cr3t", "-value", " no newline"} {
+		if _, err := io.WriteString(w, chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := out.String(); got != "a [secret] b\n" {
+		t.Errorf("before Flush: %q, want only the complete line", got)
+	}
+	// A value added later is masked in what is still held.
+	m.Add("no newline")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "a [secret] b\nnext [secret] [secret]" {
+		t.Errorf("after Flush: %q", got)
+	}
+}
+
+func TestMaskResult(t *testing.T) {
+	t.Parallel()
+	m := action.NewMasker("hunter22")
+	r := &result.Result{Stack: "dev", Error: "bad hunter22",
+		Steps:       []result.Step{{Name: "x-hunter22", URN: "urn::x-hunter22", Diffs: []result.PropertyDiff{{Path: "p", Old: `"hunter22"`, New: `"n"`}}, ReplaceReasons: []string{"hunter22"}}},
+		Outputs:     map[string]result.Output{"o": {Value: `"hunter22"`, Old: "hunter22"}},
+		Violations:  []result.Violation{{Rule: "r", Name: "hunter22", Message: "m hunter22"}},
+		Diagnostics: []result.Diagnostic{{Message: "d hunter22"}},
+		Counts:      map[result.Op]int{result.OpCreate: 1},
+	}
+	orig, _ := json.Marshal(r)
+	got, _ := json.Marshal(m.Result(r))
+	if strings.Contains(string(got), "hunter22") || strings.Count(string(got), "[secret]") != 10 {
+		t.Errorf("masked result = %s", got)
+	}
+	if again, _ := json.Marshal(r); !bytes.Equal(again, orig) {
+		t.Error("Result modified its argument")
+	}
+}
