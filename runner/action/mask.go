@@ -136,47 +136,49 @@ func (m *Masker) String(s string) string {
 	return r.Replace(s)
 }
 
-// Result returns a copy of r with every string masked.
+// Result returns a copy of r with every string in it masked, map keys
+// included. It goes through r's JSON form, so a field added to the result
+// later is masked too.
 func (m *Masker) Result(r *result.Result) *result.Result {
 	if r == nil {
 		return nil
 	}
-	s := m.String
-	c := *r
-	c.Project, c.Stack, c.Commit, c.Error = s(r.Project), s(r.Stack), s(r.Commit), s(r.Error)
-	c.Steps = make([]result.Step, len(r.Steps))
-	for i, st := range r.Steps {
-		st.URN, st.Type, st.Name = s(st.URN), s(st.Type), s(st.Name)
-		st.Diffs = slices.Clone(st.Diffs)
-		for j, d := range st.Diffs {
-			d.Path, d.Old, d.New = s(d.Path), s(d.Old), s(d.New)
-			st.Diffs[j] = d
-		}
-		st.ReplaceReasons = slices.Clone(st.ReplaceReasons)
-		for j := range st.ReplaceReasons {
-			st.ReplaceReasons[j] = s(st.ReplaceReasons[j])
-		}
-		c.Steps[i] = st
-	}
-	if r.Outputs != nil {
-		c.Outputs = make(map[string]result.Output, len(r.Outputs))
-		for k, o := range r.Outputs {
-			o.Value, o.Old = s(o.Value), s(o.Old)
-			c.Outputs[s(k)] = o
+	b, err := json.Marshal(r)
+	if err == nil {
+		var tree any
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err = d.Decode(&tree); err == nil {
+			if b, err = json.Marshal(m.tree(tree)); err == nil {
+				var out result.Result
+				if err = json.Unmarshal(b, &out); err == nil {
+					return &out
+				}
+			}
 		}
 	}
-	c.Violations = slices.Clone(r.Violations)
-	for i, v := range c.Violations {
-		v.Pack, v.PackVersion, v.Rule, v.URN, v.Type, v.Name, v.Message = s(v.Pack), s(v.PackVersion), s(v.Rule), s(v.URN), s(v.Type), s(v.Name), s(v.Message)
-		c.Violations[i] = v
+	// Not reached for a result; never pass one on unmasked.
+	return &result.Result{Project: m.String(r.Project), Stack: m.String(r.Stack), Operation: r.Operation,
+		Status: result.Failed, Counts: map[result.Op]int{}, Error: "the result could not be masked: " + m.String(err.Error())}
+}
+
+func (m *Masker) tree(v any) any {
+	switch x := v.(type) {
+	case string:
+		return m.String(x)
+	case []any:
+		for i := range x {
+			x[i] = m.tree(x[i])
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[m.String(k)] = m.tree(e)
+		}
+		return out
 	}
-	c.Diagnostics = slices.Clone(r.Diagnostics)
-	for i, d := range c.Diagnostics {
-		d.URN, d.Message = s(d.URN), s(d.Message)
-		c.Diagnostics[i] = d
-	}
-	c.Counts = maps.Clone(r.Counts)
-	return &c
+	return v
 }
 
 // Writer returns a writer that masks what it passes to w. It masks line by

@@ -75,13 +75,13 @@ func TestMaskResult(t *testing.T) {
 	r := &result.Result{Stack: "dev", Error: "bad hunter22",
 		Steps:       []result.Step{{Name: "x-hunter22", URN: "urn::x-hunter22", Diffs: []result.PropertyDiff{{Path: "p", Old: `"hunter22"`, New: `"n"`}}, ReplaceReasons: []string{"hunter22"}}},
 		Outputs:     map[string]result.Output{"o": {Value: `"hunter22"`, Old: "hunter22"}},
-		Violations:  []result.Violation{{Rule: "r", Name: "hunter22", Message: "m hunter22"}},
+		Violations:  []result.Violation{{Rule: "r", Name: "hunter22", Message: "m hunter22", Description: "about hunter22"}},
 		Diagnostics: []result.Diagnostic{{Message: "d hunter22"}},
 		Counts:      map[result.Op]int{result.OpCreate: 1},
 	}
 	orig, _ := json.Marshal(r)
 	got, _ := json.Marshal(m.Result(r))
-	if strings.Contains(string(got), "hunter22") || strings.Count(string(got), "[secret]") != 10 {
+	if strings.Contains(string(got), "hunter22") || strings.Count(string(got), "[secret]") != 11 {
 		t.Errorf("masked result = %s", got)
 	}
 	if again, _ := json.Marshal(r); !bytes.Equal(again, orig) {
