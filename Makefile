@@ -35,11 +35,14 @@ export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
 
 build: $(BIN)
 
+# The baseline policy pack ships next to the binary, where konductor looks
+# for it.
 $(BIN): FORCE
 	$(GO) build -o $(BIN) ./cmd/konductor
+	$(GO) build -o $(dir $(BIN))konductor-baseline ./policies/baseline
 FORCE:
 
-tools: $(PULUMI) $(K8S_PROVIDER) $(NPM_DIR)/node_modules/.installed
+tools: $(PULUMI) $(K8S_PROVIDER) $(KUBE_CLUSTER) $(NPM_DIR)/node_modules/.installed
 
 $(PULUMI):
 	@echo ">> building the Pulumi CLI $(PULUMI_VERSION) from Go modules (first run only, ~8 min)"
@@ -66,6 +69,18 @@ $(K8S_PROVIDER):
 
 $(STATICCHECK):
 	cd tools/staticcheck && $(GO) build -o $(STATICCHECK) honnef.co/go/tools/cmd/staticcheck
+
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok in one
+# multi-call binary; `kube-cluster up` runs a local cluster for the tests.
+$(KUBE_CLUSTER):
+	@echo ">> building kube-cluster $(KUBE_VERSION) from Go modules (first run only, ~5 min)"
+	cd tools/kube-cluster && $(GO) build -trimpath -ldflags "-s -w \
+	    $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	      -X $(p).gitVersion=$(KUBE_VERSION) \
+	      -X $(p).gitMajor=$(patsubst v%,%,$(word 1,$(subst ., ,$(KUBE_VERSION)))) \
+	      -X $(p).gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
+	      -X $(p).gitTreeState=clean)" \
+	  -o $(KUBE_CLUSTER).tmp . && mv $(KUBE_CLUSTER).tmp $(KUBE_CLUSTER)
 
 # s3rver and azurite, the self-managed state backends test/backends runs on
 # loopback, installed from the committed lock.
