@@ -152,6 +152,7 @@ func (m *Masker) Result(r *result.Result) *result.Result {
 			if b, err = json.Marshal(m.tree(tree)); err == nil {
 				var out result.Result
 				if err = json.Unmarshal(b, &out); err == nil {
+					maskOldSides(&out)
 					return &out
 				}
 			}
@@ -160,6 +161,26 @@ func (m *Masker) Result(r *result.Result) *result.Result {
 	// Not reached for a result; never pass one on unmasked.
 	return &result.Result{Project: m.String(r.Project), Stack: m.String(r.Stack), Operation: r.Operation,
 		Status: result.Failed, Counts: map[result.Op]int{}, Error: "the result could not be masked: " + m.String(err.Error())}
+}
+
+// maskOldSides hides the previous value of a property whose new value is
+// masked: when a secret changes, the old secret comes from state, where we
+// have no plaintext to recognise it by.
+func maskOldSides(r *result.Result) {
+	for i := range r.Steps {
+		for j := range r.Steps[i].Diffs {
+			d := &r.Steps[i].Diffs[j]
+			if strings.Contains(d.New, result.SecretText) && d.Old != "" {
+				d.Old = result.SecretText
+			}
+		}
+	}
+	for k, o := range r.Outputs {
+		if strings.Contains(o.Value, result.SecretText) && o.Old != "" {
+			o.Old = result.SecretText
+			r.Outputs[k] = o
+		}
+	}
 }
 
 func (m *Masker) tree(v any) any {

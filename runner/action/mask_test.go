@@ -88,3 +88,21 @@ func TestMaskResult(t *testing.T) {
 		t.Error("Result modified its argument")
 	}
 }
+
+// When a secret value changes, the new value is recognised and masked, and
+// the old one (from state, unknown to us) is hidden with it.
+func TestMaskResultHidesChangedSecretsOldValue(t *testing.T) {
+	m := action.NewMasker("new-s3cret-value")
+	r := &result.Result{Counts: map[result.Op]int{}, Steps: []result.Step{{Op: result.OpUpdate, Diffs: []result.PropertyDiff{
+		{Path: "input", Kind: result.Updated, Old: `"old-s3cret-value"`, New: `"new-s3cret-value"`},
+		{Path: "plain", Kind: result.Updated, Old: `"a"`, New: `"b"`},
+	}}}, Outputs: map[string]result.Output{"x": {Value: `"new-s3cret-value"`, Old: `"old-s3cret-value"`, Change: result.Updated}}}
+	got := m.Result(r)
+	b, _ := json.Marshal(got)
+	if strings.Contains(string(b), "s3cret") {
+		t.Fatalf("a secret survived masking: %s", b)
+	}
+	if d := got.Steps[0].Diffs[1]; d.Old != `"a"` || d.New != `"b"` {
+		t.Errorf("plain diff changed: %+v", d)
+	}
+}
