@@ -194,6 +194,13 @@ func runOp(ctx context.Context, g *globals, op result.Operation, f stackFlags, a
 	if err != nil {
 		return err
 	}
+	// Config secrets that flowed into plain inputs are masked here as in
+	// the action: what we print may be pasted into a PR.
+	secrets, err := r.Secrets(ctx, f.cwd, f.stack)
+	if err != nil {
+		return fmt.Errorf("reading secrets to mask: %w", err)
+	}
+	res = action.NewMasker(secrets...).Result(res)
 	if asJSON {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
