@@ -17,7 +17,6 @@ type Settings struct {
 	Stacks map[string]StackSettings `yaml:"stacks"`
 	// Policies applies to every stack; a stack's own policies override it.
 	Policies Policies `yaml:"policies"`
-	Comment  Comment  `yaml:"comment"`
 }
 
 // StackSettings is one stack's entry in konductor.yaml.
@@ -44,12 +43,6 @@ type Policies struct {
 type Rule struct {
 	Enforcement string         `yaml:"enforcement" enum:"advisory,mandatory,disabled"`
 	Properties  map[string]any `yaml:"properties"`
-}
-
-// Comment holds PR comment options.
-type Comment struct {
-	// Details folds the full diff when true (the default).
-	ShowCreates *bool `yaml:"show_creates"`
 }
 
 // LoadSettings reads dir/konductor.yaml, or returns empty settings.
