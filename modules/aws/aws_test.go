@@ -8,9 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -60,59 +58,10 @@ func mocks() *metadatatest.Mocks {
 	}}
 }
 
-type result struct {
-	*metadatatest.Mocks
-	outputs map[string]any
-}
-
 // deploy runs the module as the runner does and resolves its outputs.
-func deploy(t *testing.T, cfg *awsmod.Config) result {
+func deploy(t *testing.T, cfg *awsmod.Config) metadatatest.Deployed {
 	t.Helper()
-	if err := awsmod.Module.Validate(cfg); err != nil {
-		t.Fatalf("config does not validate: %v", err)
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	outputs := map[string]any{}
-	m := metadatatest.Run(t, mocks(), func(ctx *pulumi.Context) error {
-		out, err := metadatatest.Deploy(ctx, awsmod.Module, cfg, metadatatest.Facts(), nil)
-		if err != nil {
-			return err
-		}
-		for k, v := range out {
-			o, ok := v.(pulumi.Output)
-			if !ok {
-				outputs[k] = v
-				continue
-			}
-			wg.Add(1)
-			o.ApplyT(func(x any) any {
-				mu.Lock()
-				defer mu.Unlock()
-				outputs[k] = x
-				wg.Done()
-				return x
-			})
-		}
-		return nil
-	})
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("outputs did not resolve")
-	}
-	return result{m, outputs}
-}
-
-func (r result) one(t *testing.T, typ string) resource.PropertyMap {
-	t.Helper()
-	rs := r.ByType(typ)
-	if len(rs) != 1 {
-		t.Fatalf("%d resources of %s, want 1", len(rs), typ)
-	}
-	return rs[0].Inputs
+	return metadatatest.DeployModule(t, mocks(), awsmod.Module, cfg)
 }
 
 func policyDoc(t *testing.T, v resource.PropertyValue) map[string]any {
@@ -165,32 +114,32 @@ func TestDeployDefaults(t *testing.T) {
 		}
 	}
 
-	prov := r.one(t, "pulumi:providers:aws")
+	prov := r.One(t, "pulumi:providers:aws")
 	if prov["region"].StringValue() != "us-east-1" {
 		t.Errorf("provider region = %v", prov["region"])
 	}
 
-	key := r.one(t, "aws:kms/key:Key")
+	key := r.One(t, "aws:kms/key:Key")
 	if !key["enableKeyRotation"].BoolValue() || key["deletionWindowInDays"].NumberValue() != 30 {
 		t.Errorf("kms key: rotation %v, deletion window %v", key["enableKeyRotation"], key["deletionWindowInDays"])
 	}
-	alias := r.one(t, "aws:kms/alias:Alias")
+	alias := r.One(t, "aws:kms/alias:Alias")
 	if alias["name"].StringValue() != "alias/konductor/platform/dev" || alias["targetKeyId"].StringValue() != "aws-kms-id" {
 		t.Errorf("kms alias = %v", alias)
 	}
 
-	bucket := r.one(t, "aws:s3/bucketV2:BucketV2")
+	bucket := r.One(t, "aws:s3/bucketV2:BucketV2")
 	if bucket["bucketPrefix"].StringValue() != "konductor-platform-dev-" || bucket["forceDestroy"].BoolValue() {
 		t.Errorf("bucket = %v", bucket)
 	}
 	bucketName := "konductor-platform-dev-20250101000000000000000001"
 
-	ver := r.one(t, "aws:s3/bucketVersioningV2:BucketVersioningV2")
+	ver := r.One(t, "aws:s3/bucketVersioningV2:BucketVersioningV2")
 	if ver["bucket"].StringValue() != bucketName || ver["versioningConfiguration"].ObjectValue()["status"].StringValue() != "Enabled" {
 		t.Errorf("versioning = %v", ver)
 	}
 
-	sse := r.one(t, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
+	sse := r.One(t, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
 	rules := sse["rules"].ArrayValue()
 	if len(rules) != 1 {
 		t.Fatalf("sse rules = %v", rules)
@@ -201,14 +150,14 @@ func TestDeployDefaults(t *testing.T) {
 		t.Errorf("sse = %v", rules[0])
 	}
 
-	pab := r.one(t, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+	pab := r.One(t, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
 	for _, k := range []resource.PropertyKey{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
 		if !pab[k].BoolValue() {
 			t.Errorf("public access block %s = %v", k, pab[k])
 		}
 	}
 
-	doc := policyDoc(t, r.one(t, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
+	doc := policyDoc(t, r.One(t, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
 	st := doc["Statement"].([]any)[0].(map[string]any)
 	cond := st["Condition"].(map[string]any)["Bool"].(map[string]any)
 	res := st["Resource"].([]any)
@@ -223,8 +172,8 @@ func TestDeployDefaults(t *testing.T) {
 		awsmod.OutputKMSKeyARN:  "arn:aws:kms:us-east-1:" + account + ":key/aws-kms-id",
 		awsmod.OutputBucketName: bucketName,
 	}
-	if !maps.Equal(r.outputs, wantOut) {
-		t.Errorf("outputs = %v, want %v", r.outputs, wantOut)
+	if !maps.Equal(r.Outputs, wantOut) {
+		t.Errorf("outputs = %v, want %v", r.Outputs, wantOut)
 	}
 }
 
@@ -236,7 +185,7 @@ func TestDeployWithAssumeRoleAndAccounts(t *testing.T) {
 		c.KMS.DeletionWindowDays = 7
 		c.StateBucket.Enabled = false
 	}))
-	prov := r.one(t, "pulumi:providers:aws")
+	prov := r.One(t, "pulumi:providers:aws")
 	ar := prov["assumeRole"].ObjectValue()
 	if ar["roleArn"].StringValue() != "arn:aws:iam::"+account+":role/deployer" || ar["sessionName"].StringValue() != "konductor-platform-dev" {
 		t.Errorf("provider assumeRole = %v", ar)
@@ -247,10 +196,10 @@ func TestDeployWithAssumeRoleAndAccounts(t *testing.T) {
 	if n := len(r.ByType("aws:s3/bucketV2:BucketV2")); n != 0 {
 		t.Errorf("state bucket disabled but %d buckets", n)
 	}
-	if _, ok := r.outputs[awsmod.OutputBucketName]; ok {
+	if _, ok := r.Outputs[awsmod.OutputBucketName]; ok {
 		t.Error("bucket_name output without a bucket")
 	}
-	if r.one(t, "aws:kms/key:Key")["deletionWindowInDays"].NumberValue() != 7 {
+	if r.One(t, "aws:kms/key:Key")["deletionWindowInDays"].NumberValue() != 7 {
 		t.Error("deletion window not applied")
 	}
 }
@@ -262,14 +211,14 @@ func TestDeployGitHubOIDC(t *testing.T) {
 		c.GitHubOIDC.Repository = "acme/infra"
 		c.GitHubOIDC.PolicyARNs = []string{"arn:aws:iam::aws:policy/PowerUserAccess"}
 	}))
-	oidc := r.one(t, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+	oidc := r.One(t, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 	if oidc["url"].StringValue() != "https://token.actions.githubusercontent.com" ||
 		len(oidc["clientIdLists"].ArrayValue()) != 1 || oidc["clientIdLists"].ArrayValue()[0].StringValue() != "sts.amazonaws.com" {
 		t.Errorf("oidc provider = %v", oidc)
 	}
 	providerARN := "arn:aws:iam::" + account + ":oidc-provider/token.actions.githubusercontent.com"
 
-	role := r.one(t, "aws:iam/role:Role")
+	role := r.One(t, "aws:iam/role:Role")
 	doc := policyDoc(t, role["assumeRolePolicy"])
 	st := doc["Statement"].([]any)
 	if len(st) != 1 {
@@ -287,17 +236,17 @@ func TestDeployGitHubOIDC(t *testing.T) {
 		t.Errorf("trust policy has a wildcard: %s", role["assumeRolePolicy"].StringValue())
 	}
 
-	att := r.one(t, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+	att := r.One(t, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 	if att["policyArn"].StringValue() != "arn:aws:iam::aws:policy/PowerUserAccess" || att["role"].StringValue() != "aws-deploy-id" {
 		t.Errorf("attachment = %v", att)
 	}
-	state := policyDoc(t, r.one(t, "aws:iam/rolePolicy:RolePolicy")["policy"])
+	state := policyDoc(t, r.One(t, "aws:iam/rolePolicy:RolePolicy")["policy"])
 	if b, _ := json.Marshal(state); !strings.Contains(string(b), "arn:aws:s3:::konductor-platform-dev-20250101000000000000000001/*") ||
 		!strings.Contains(string(b), ":key/aws-kms-id") {
 		t.Errorf("state access policy = %s", b)
 	}
-	if r.outputs[awsmod.OutputRoleARN] != "arn:aws:iam::"+account+":role/aws-deploy-id" || r.outputs[awsmod.OutputOIDCProviderARN] != providerARN {
-		t.Errorf("outputs = %v", r.outputs)
+	if r.Outputs[awsmod.OutputRoleARN] != "arn:aws:iam::"+account+":role/aws-deploy-id" || r.Outputs[awsmod.OutputOIDCProviderARN] != providerARN {
+		t.Errorf("outputs = %v", r.Outputs)
 	}
 }
 
@@ -310,7 +259,7 @@ func TestDeployGitHubOIDCWithExistingProvider(t *testing.T) {
 	if n := len(r.ByType("aws:iam/openIdConnectProvider:OpenIdConnectProvider")); n != 0 {
 		t.Errorf("created %d OIDC providers although one exists", n)
 	}
-	role := r.one(t, "aws:iam/role:Role")
+	role := r.One(t, "aws:iam/role:Role")
 	if role["name"].StringValue() != "konductor-deploy" {
 		t.Errorf("role name = %v", role["name"])
 	}

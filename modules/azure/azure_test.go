@@ -7,9 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/storage/v2"
@@ -58,58 +56,10 @@ func mocks() *metadatatest.Mocks {
 	}}
 }
 
-type result struct {
-	*metadatatest.Mocks
-	outputs map[string]any
-}
-
-func deploy(t *testing.T, cfg *azuremod.Config) result {
+// deploy runs the module as the runner does and resolves its outputs.
+func deploy(t *testing.T, cfg *azuremod.Config) metadatatest.Deployed {
 	t.Helper()
-	if err := azuremod.Module.Validate(cfg); err != nil {
-		t.Fatalf("config does not validate: %v", err)
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	outputs := map[string]any{}
-	m := metadatatest.Run(t, mocks(), func(ctx *pulumi.Context) error {
-		out, err := metadatatest.Deploy(ctx, azuremod.Module, cfg, metadatatest.Facts(), nil)
-		if err != nil {
-			return err
-		}
-		for k, v := range out {
-			o, ok := v.(pulumi.Output)
-			if !ok {
-				outputs[k] = v
-				continue
-			}
-			wg.Add(1)
-			o.ApplyT(func(x any) any {
-				mu.Lock()
-				defer mu.Unlock()
-				outputs[k] = x
-				wg.Done()
-				return x
-			})
-		}
-		return nil
-	})
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("outputs did not resolve")
-	}
-	return result{m, outputs}
-}
-
-func (r result) one(t *testing.T, typ string) resource.PropertyMap {
-	t.Helper()
-	rs := r.ByType(typ)
-	if len(rs) != 1 {
-		t.Fatalf("%d resources of %s, want 1", len(rs), typ)
-	}
-	return rs[0].Inputs
+	return metadatatest.DeployModule(t, mocks(), azuremod.Module, cfg)
 }
 
 func withContainers(c *azuremod.Config) {
@@ -146,16 +96,16 @@ func TestDeploy(t *testing.T) {
 		}
 	}
 
-	prov := r.one(t, "pulumi:providers:azure-native")
+	prov := r.One(t, "pulumi:providers:azure-native")
 	if prov["location"].StringValue() != "westeurope" || prov["subscriptionId"].StringValue() != subscription {
 		t.Errorf("provider = %v", prov)
 	}
-	rg := r.one(t, "azure-native:resources:ResourceGroup")
+	rg := r.One(t, "azure-native:resources:ResourceGroup")
 	if rg["resourceGroupName"].StringValue() != "konductor-platform-dev" || rg["location"].StringValue() != "westeurope" {
 		t.Errorf("resource group = %v", rg)
 	}
 
-	sa := r.one(t, "azure-native:storage:StorageAccount")
+	sa := r.One(t, "azure-native:storage:StorageAccount")
 	for k, want := range map[resource.PropertyKey]any{
 		"accountName":            "konductorstate01",
 		"resourceGroupName":      "konductor-platform-dev",
@@ -186,10 +136,10 @@ func TestDeploy(t *testing.T) {
 		azuremod.OutputStorageAccountID:   "/subscriptions/" + subscription + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/konductorstate01",
 		azuremod.OutputBlobEndpoint:       "https://konductorstate01.blob.core.windows.net/",
 	}
-	containers := r.outputs[azuremod.OutputContainers]
-	delete(r.outputs, azuremod.OutputContainers)
-	if !maps.Equal(r.outputs, wantOut) {
-		t.Errorf("outputs = %v, want %v", r.outputs, wantOut)
+	containers := r.Outputs[azuremod.OutputContainers]
+	delete(r.Outputs, azuremod.OutputContainers)
+	if !maps.Equal(r.Outputs, wantOut) {
+		t.Errorf("outputs = %v, want %v", r.Outputs, wantOut)
 	}
 	if !slices.Equal(containers.([]string), []string{"state", "artifacts"}) {
 		t.Errorf("containers output = %v", containers)
@@ -206,13 +156,13 @@ func TestDeployWithoutStorage(t *testing.T) {
 	if n := len(r.ByType("azure-native:storage:StorageAccount")); n != 0 {
 		t.Errorf("%d storage accounts with storage disabled", n)
 	}
-	if got := r.one(t, "azure-native:resources:ResourceGroup")["resourceGroupName"].StringValue(); got != "rg-platform" {
+	if got := r.One(t, "azure-native:resources:ResourceGroup")["resourceGroupName"].StringValue(); got != "rg-platform" {
 		t.Errorf("resource group name = %q", got)
 	}
-	if _, ok := r.one(t, "pulumi:providers:azure-native")["subscriptionId"]; ok {
+	if _, ok := r.One(t, "pulumi:providers:azure-native")["subscriptionId"]; ok {
 		t.Error("subscriptionId set without config")
 	}
-	if _, ok := r.outputs[azuremod.OutputStorageAccountName]; ok {
+	if _, ok := r.Outputs[azuremod.OutputStorageAccountName]; ok {
 		t.Error("storage outputs without storage")
 	}
 }

@@ -273,3 +273,64 @@ func Run(t testing.TB, mocks *Mocks, program pulumi.RunFunc) *Mocks {
 	}
 	return mocks
 }
+
+// Deployed is a module run under Mocks: its registered resources and its
+// resolved outputs.
+type Deployed struct {
+	*Mocks
+	Outputs map[string]any
+}
+
+// DeployModule validates cfg, deploys mod alone under mocks the way the
+// runner does (see Deploy), and waits for its outputs to resolve.
+func DeployModule(t testing.TB, mocks *Mocks, mod modules.Module, cfg any) Deployed {
+	t.Helper()
+	if err := mod.Validate(cfg); err != nil {
+		t.Fatalf("config does not validate: %v", err)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	outputs := map[string]any{}
+	m := Run(t, mocks, func(ctx *pulumi.Context) error {
+		out, err := Deploy(ctx, mod, cfg, Facts(), nil)
+		if err != nil {
+			return err
+		}
+		for k, v := range out {
+			o, ok := v.(pulumi.Output)
+			if !ok {
+				mu.Lock()
+				outputs[k] = v
+				mu.Unlock()
+				continue
+			}
+			wg.Add(1)
+			o.ApplyT(func(x any) any {
+				mu.Lock()
+				defer mu.Unlock()
+				outputs[k] = x
+				wg.Done()
+				return x
+			})
+		}
+		return nil
+	})
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("outputs did not resolve")
+	}
+	return Deployed{Mocks: m, Outputs: outputs}
+}
+
+// One returns the inputs of the only resource of type typ, or fails.
+func (d Deployed) One(t testing.TB, typ string) resource.PropertyMap {
+	t.Helper()
+	rs := d.ByType(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d resources of %s, want 1", len(rs), typ)
+	}
+	return rs[0].Inputs
+}
