@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func TestReadInputs(t *testing.T) {
 		"INPUT_CONFIG-FILE":         "infra/konductor.yaml",
 		"INPUT_ALLOW-FORK-PREVIEWS": "true",
 		"INPUT_FAIL-ON-POLICY":      "False",
+		"INPUT_PARALLEL":            "3",
 		// The underscore spelling is not what GitHub sets: ignored.
 		"INPUT_GITHUB_TOKEN": "wrong",
 	}))
@@ -44,7 +46,7 @@ func TestReadInputs(t *testing.T) {
 	}
 	want := &action.Inputs{Token: "tok", Command: "preview", Stacks: []string{"dev", "prod", "staging"}, WorkDir: "infra",
 		CommentOnPR: false, PolicyPacks: []string{"policies/a", "policies/b"}, ConfigFile: "infra/konductor.yaml",
-		AllowForkPreviews: true, FailOnPolicy: false}
+		AllowForkPreviews: true, FailOnPolicy: false, Parallel: 3}
 	if !reflect.DeepEqual(in, want) {
 		t.Errorf("inputs = %+v\nwant     %+v", in, want)
 	}
@@ -53,16 +55,17 @@ func TestReadInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = &action.Inputs{Token: "fallback", Command: "auto", WorkDir: ".", CommentOnPR: true, FailOnPolicy: true}
+	want = &action.Inputs{Token: "fallback", Command: "auto", WorkDir: ".", CommentOnPR: true, FailOnPolicy: true,
+		Parallel: runtime.NumCPU()}
 	if !reflect.DeepEqual(in, want) {
 		t.Errorf("defaults = %+v\nwant       %+v", in, want)
 	}
 
-	_, err = action.ReadInputs(get(map[string]string{"INPUT_COMMAND": "apply", "INPUT_COMMENT-ON-PR": "yes", "INPUT_STACKS": "../x"}))
+	_, err = action.ReadInputs(get(map[string]string{"INPUT_COMMAND": "apply", "INPUT_COMMENT-ON-PR": "yes", "INPUT_STACKS": "../x", "INPUT_PARALLEL": "0"}))
 	if !errors.Is(err, action.ErrBadInput) {
 		t.Fatalf("err = %v, want bad input", err)
 	}
-	for _, w := range []string{`command: "apply" is not one of auto, preview, up, refresh, destroy`, `comment-on-pr: "yes" is not a boolean`, `stacks: "../x"`} {
+	for _, w := range []string{`command: "apply" is not one of auto, preview, up, refresh, destroy`, `comment-on-pr: "yes" is not a boolean`, `stacks: "../x"`, `parallel: "0" is not a positive whole number`} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q lacks %q", err, w)
 		}

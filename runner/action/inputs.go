@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
@@ -34,6 +36,7 @@ const (
 	InputConfigFile        = "config-file"
 	InputAllowForkPreviews = "allow-fork-previews"
 	InputFailOnPolicy      = "fail-on-policy"
+	InputParallel          = "parallel"
 )
 
 // Inputs are the action's inputs, parsed.
@@ -49,6 +52,8 @@ type Inputs struct {
 	ConfigFile        string
 	AllowForkPreviews bool
 	FailOnPolicy      bool
+	// Parallel bounds how many stacks run at once (default: the CPU count).
+	Parallel int
 }
 
 // ReadInputs reads and checks the inputs; the error wraps ErrBadInput.
@@ -80,6 +85,15 @@ func ReadInputs(a *githubactions.Action) (*Inputs, error) {
 		ConfigFile:        a.GetInput(InputConfigFile),
 		AllowForkPreviews: boolean(InputAllowForkPreviews, false),
 		FailOnPolicy:      boolean(InputFailOnPolicy, true),
+		Parallel:          runtime.NumCPU(),
+	}
+	if v := strings.TrimSpace(a.GetInput(InputParallel)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("input parallel: %q is not a positive whole number", v))
+		} else {
+			in.Parallel = n
+		}
 	}
 	if in.Token == "" {
 		// The conventional fallback when the input is not wired.
