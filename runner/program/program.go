@@ -12,10 +12,11 @@ import (
 
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/result"
 )
 
 // ComponentType is the type token of the component each module runs in.
-const ComponentType = "konductor:index:Module"
+const ComponentType = result.ModuleType
 
 // Options tune the program.
 type Options struct {

@@ -6,6 +6,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -161,7 +162,57 @@ func header(r *result.Result, o Options) []string {
 	if r.Commit != "" {
 		lines[2] += fmt.Sprintf(" · commit `%s`", short(r.Commit))
 	}
+	if m := modulesLine(r); m != "" {
+		lines = append(lines, "", m)
+	}
 	return lines
+}
+
+// modulesLine says what changes in each module, so a reviewer sees at once
+// which parts of the platform a change touches: "kubernetes: 1 to update ·
+// cert_manager: no changes" is read before any resource line.
+func modulesLine(r *result.Result) string {
+	counts := map[string]map[result.Op]int{}
+	for _, m := range r.Modules {
+		counts[m] = map[result.Op]int{}
+	}
+	for _, s := range r.Steps {
+		if s.Module == "" {
+			continue
+		}
+		if counts[s.Module] == nil {
+			counts[s.Module] = map[result.Op]int{}
+		}
+		// The module's own component is bookkeeping, not a change to review.
+		if s.Type != result.ModuleType {
+			counts[s.Module][s.Op]++
+		}
+	}
+	if len(counts) == 0 {
+		return ""
+	}
+	tense := 0
+	if r.Operation != result.Preview {
+		tense = 1
+	}
+	var parts []string
+	for _, m := range slices.Sorted(maps.Keys(counts)) {
+		var ops []string
+		for _, op := range result.Ops {
+			if n := counts[m][op]; n > 0 {
+				w := opVerb[op][tense]
+				if tense == 0 {
+					w = "to " + w
+				}
+				ops = append(ops, fmt.Sprintf("%d %s", n, w))
+			}
+		}
+		if len(ops) == 0 {
+			ops = []string{"no changes"}
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", code(m), strings.Join(ops, ", ")))
+	}
+	return "Modules: " + strings.Join(parts, " · ")
 }
 
 func statusWord(r *result.Result) string {

@@ -118,6 +118,28 @@ func TestOrderOfImportance(t *testing.T) {
 	}
 }
 
+// The header says what changes in each module, unchanged modules included,
+// without counting the modules' own components.
+func TestModulesLine(t *testing.T) {
+	r := &result.Result{Stack: "dev", Operation: result.Preview, Status: result.Succeeded,
+		Modules: []string{"aws", "cert_manager", "kubernetes"}, Counts: map[result.Op]int{result.OpUpdate: 1, result.OpCreate: 3}}
+	r.Steps = []result.Step{
+		{Op: result.OpCreate, Type: result.ModuleType, Name: "cert_manager", Module: "cert_manager"},
+		{Op: result.OpCreate, Type: "kubernetes:helm.sh/v4:Chart", Name: "cert-manager", Module: "cert_manager"},
+		{Op: result.OpCreate, Type: "kubernetes:core/v1:Namespace", Name: "cert-manager", Module: "cert_manager"},
+		{Op: result.OpUpdate, Type: "kubernetes:core/v1:Namespace", Name: "apps", Module: "kubernetes"},
+	}
+	md := Markdown(r, Options{})
+	want := "Modules: `aws` no changes · `cert_manager` 2 to create · `kubernetes` 1 to update"
+	if !strings.Contains(md, "\n"+want+"\n") {
+		t.Errorf("modules line %q missing:\n%s", want, md)
+	}
+	r.Operation = result.Up
+	if md := Markdown(r, Options{}); !strings.Contains(md, "`cert_manager` 2 created · `kubernetes` 1 updated") {
+		t.Errorf("up tense:\n%s", md)
+	}
+}
+
 // Every budget yields text within it, cut at line ends, with every fence and
 // <details> closed, and every delete and replace named while room allows.
 func TestBudget(t *testing.T) {

@@ -25,6 +25,10 @@ const (
 
 const stackType = "pulumi:pulumi:Stack"
 
+// ModuleType is the component type each konductor module's resources are
+// parented to; a step's module is found by walking its parents to one.
+const ModuleType = "konductor:index:Module"
+
 // Builder folds engine events into a Result. It is not safe for concurrent
 // use: feed it from the one goroutine reading the event channel.
 type Builder struct {
@@ -33,6 +37,7 @@ type Builder struct {
 	oldOut map[string]any
 	newOut map[string]any
 	seenOp map[string]bool
+	module map[string]string // URN → its module, for every resource seen
 }
 
 // NewBuilder starts a result for project/stack.
@@ -40,7 +45,7 @@ func NewBuilder(project, stack string, op Operation) *Builder {
 	return &Builder{
 		r: &Result{Project: project, Stack: stack, Operation: op, Status: Succeeded,
 			Counts: map[Op]int{}, Outputs: map[string]Output{}},
-		byURN: map[string]int{},
+		byURN: map[string]int{}, module: map[string]string{},
 	}
 }
 
@@ -130,6 +135,7 @@ func (b *Builder) step(md apitype.StepEventMetadata) {
 	if md.Type == stackType {
 		return
 	}
+	module := b.moduleOf(md)
 	if apitype.OpType(md.Op) == apitype.OpDeleteReplaced || apitype.OpType(md.Op) == apitype.OpCreateReplacement {
 		// The replace step already described this resource; note the order.
 		if i, ok := b.byURN[md.URN]; ok && apitype.OpType(md.Op) == apitype.OpDeleteReplaced {
@@ -148,7 +154,7 @@ func (b *Builder) step(md apitype.StepEventMetadata) {
 	if op == OpSame {
 		return
 	}
-	s := Step{Op: op, URN: md.URN, Type: md.Type, Name: nameOf(md.URN)}
+	s := Step{Op: op, URN: md.URN, Type: md.Type, Name: nameOf(md.URN), Module: module}
 	var oldIn, newIn map[string]any
 	if md.Old != nil {
 		oldIn = md.Old.Inputs
@@ -172,6 +178,34 @@ func (b *Builder) step(md apitype.StepEventMetadata) {
 	}
 	b.byURN[md.URN] = len(b.r.Steps)
 	b.r.Steps = append(b.r.Steps, s)
+}
+
+// moduleOf finds and records the module md's resource belongs to. The
+// engine announces a parent before its children, unchanged ones included, so
+// the parent's module is already known.
+func (b *Builder) moduleOf(md apitype.StepEventMetadata) string {
+	if m, ok := b.module[md.URN]; ok {
+		return m
+	}
+	var m string
+	if md.Type == ModuleType {
+		m = nameOf(md.URN)
+		if !slices.Contains(b.r.Modules, m) {
+			b.r.Modules = append(b.r.Modules, m)
+			slices.Sort(b.r.Modules)
+		}
+	} else {
+		parent := ""
+		for _, st := range []*apitype.StepEventStateMetadata{md.New, md.Old} {
+			if st != nil && st.Parent != "" {
+				parent = st.Parent
+				break
+			}
+		}
+		m = b.module[parent]
+	}
+	b.module[md.URN] = m
+	return m
 }
 
 func (b *Builder) markOp(urn, op string) {

@@ -92,6 +92,9 @@ type Step struct {
 	ReplaceReasons []string `json:"replaceReasons,omitempty"`
 	// DeleteBeforeReplace is true when the old resource goes first.
 	DeleteBeforeReplace bool `json:"deleteBeforeReplace,omitempty"`
+	// Module is the konductor module the resource belongs to (empty for
+	// resources outside every module).
+	Module string `json:"module,omitempty"`
 }
 
 // Output is a stack output and how it changes.
@@ -138,6 +141,8 @@ type Result struct {
 	// Steps are the resources touched, in engine order. Unchanged
 	// resources are counted but not listed.
 	Steps []Step `json:"steps"`
+	// Modules are the konductor modules in the stack, sorted, changed or not.
+	Modules []string `json:"modules,omitempty"`
 	// Counts is the number of resources per op, including same.
 	Counts      map[Op]int        `json:"counts"`
 	Outputs     map[string]Output `json:"outputs,omitempty"`
