@@ -30,7 +30,7 @@ func TestKubernetesCertManagerCluster(t *testing.T) {
 		t.Skip("starts a cluster")
 	}
 	start := time.Now()
-	chart := certManagerChart(t)
+	chart := testenv.CertManagerChart(t)
 	c := kubecluster.Start(t)
 	cs := c.Client(t)
 	dyn, err := dynamic.NewForConfig(c.RESTConfig(t))

@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,84 +26,6 @@ import (
 	"github.com/containercraft/konductor-action/runner/result"
 	"github.com/containercraft/konductor-action/test/testenv"
 )
-
-// certManagerModule is the Go module whose zip carries cert-manager's Helm
-// chart (deploy/charts/cert-manager); its version is the pinned default.
-const certManagerModule = "github.com/cert-manager/cert-manager"
-
-var (
-	chartOnce sync.Once
-	chartDir  string
-	chartErr  error
-)
-
-// certManagerChart returns a local copy of the upstream cert-manager chart at
-// the pinned version, taken from the Go module zip (no Helm repository
-// needed). The chart in the source tree carries placeholder versions
-// (v0.0.0, set by cert-manager's release tool), so the copy's Chart.yaml gets
-// the real ones: appVersion is the image tag the chart deploys.
-func certManagerChart(t *testing.T) string {
-	t.Helper()
-	version := versions.Get(certmanager.Name, "version")
-	chartOnce.Do(func() {
-		out, err := exec.Command("go", "mod", "download", "-json", certManagerModule+"@"+version).Output()
-		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				err = fmt.Errorf("%w: %s", err, ee.Stderr)
-			}
-			chartErr = fmt.Errorf("go mod download %s@%s: %w", certManagerModule, version, err)
-			return
-		}
-		var mod struct{ Dir, Error string }
-		if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-			chartErr = fmt.Errorf("go mod download printed %s (%v)", out, err)
-			return
-		}
-		src := filepath.Join(mod.Dir, "deploy", "charts", "cert-manager")
-		dst, err := os.MkdirTemp("", "konductor-cert-manager-chart-")
-		if err != nil {
-			chartErr = err
-			return
-		}
-		dst = filepath.Join(dst, "cert-manager")
-		if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-			chartErr = err
-			return
-		}
-		chartErr = fixChartVersion(filepath.Join(dst, "Chart.yaml"), version)
-		chartDir = dst
-	})
-	if chartErr != nil {
-		t.Fatal(chartErr)
-	}
-	return chartDir
-}
-
-var chartVersionLine = regexp.MustCompile(`(?m)^(version|appVersion): .*$`)
-
-func fixChartVersion(file, version string) error {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	if n := len(chartVersionLine.FindAll(b, -1)); n != 2 {
-		return fmt.Errorf("%s: %d version lines, want version and appVersion", file, n)
-	}
-	b = chartVersionLine.ReplaceAll(b, []byte("${1}: "+version))
-	if err := os.Chmod(file, 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(file, b, 0o644)
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if chartDir != "" {
-		_ = os.RemoveAll(filepath.Dir(chartDir))
-	}
-	os.Exit(code)
-}
 
 func newKubeRunner(t *testing.T) *runner.Runner {
 	t.Helper()
@@ -261,7 +179,7 @@ func str(v any) string {
 // a kwok cluster's webhook-less API server cannot admit.
 func TestKubernetesCertManagerRender(t *testing.T) {
 	start := time.Now()
-	chart := certManagerChart(t)
+	chart := testenv.CertManagerChart(t)
 	dir := testenv.Project(t, "platform", "dev", kubeStack("    render_dir: rendered", chart, true, "apps"))
 	r := newKubeRunner(t)
 	res := runOp(t, r, dir, result.Up)
