@@ -573,6 +573,10 @@ func (r *run) comment(stack, body string) error {
 		return err
 	}
 	sec := github.Section{Stack: stack, Body: r.mask.String(body)}
+	if stack != NoStacksSection {
+		// The note from an earlier commit that affected no stack is wrong now.
+		sec.Replaces = []string{NoStacksSection}
+	}
 	if hexRE.MatchString(r.plan.HeadSHA) {
 		sec.SHA = r.plan.HeadSHA
 	}

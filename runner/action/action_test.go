@@ -195,6 +195,18 @@ func TestNoStacksAffected(t *testing.T) {
 	if out := h.outputs(); out["has-changes"] != "false" || out["result"] != "{}" {
 		t.Errorf("outputs = %v", out)
 	}
+
+	// A later commit affects dev: its section replaces the note.
+	h.changed("README.md", "dev/values.yaml")
+	h.srv.AddPullRequest(pr(newSHA))
+	h.prEvent("synchronize", newSHA, "acme/platform")
+	if err := h.run(); err != nil {
+		t.Fatal(err)
+	}
+	body = h.comment()
+	if strings.Contains(body, "No stacks affected") || strings.Contains(body, "section:"+action.NoStacksSection) || !strings.Contains(body, "section:dev:") {
+		t.Errorf("comment after dev became affected = %s", body)
+	}
 }
 
 // (g) a fork's pull request is not previewed without allow-fork-previews:

@@ -44,6 +44,10 @@ type Section struct {
 	// fit the limit; Compose computes it when empty. It lets a writer
 	// recognise its section after another writer had to shorten it.
 	Digest string
+	// Replaces names sections UpsertSection removes while writing this one:
+	// the "no stacks affected" note goes once a commit affects a stack.
+	// Not part of the comment.
+	Replaces []string
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ type Comment struct {
 // is read back (after the verify delay) to check that this section is there
 // and that no section seen before was dropped by a concurrent writer; if one
 // was, the whole upsert starts over, up to the upsert attempts.
+//
+// Sections named in section.Replaces are removed.
 //
 // When section.SHA is set, the pull request's head commit decides what is
 // outdated: sections of another commit are marked as superseded by the head
@@ -184,6 +187,11 @@ func (u *upsert) merge(secs []Section) (merged []Section, stale bool) {
 		return nil, true
 	}
 	byStack[u.section.Stack] = u.section
+	for _, r := range u.section.Replaces {
+		if r != u.section.Stack {
+			delete(byStack, r)
+		}
+	}
 	for stack, s := range byStack {
 		if u.head != "" {
 			s.SupersededBy = ""
@@ -276,7 +284,7 @@ func (u *upsert) check(cur *gh.IssueComment, wrote string, created bool) *Commen
 	}
 	var missing []string
 	for stack := range u.known {
-		if !present[stack] {
+		if !present[stack] && !slices.Contains(u.section.Replaces, stack) {
 			missing = append(missing, stack)
 		}
 	}

@@ -56,6 +56,8 @@ func TestUpsertCreatesThenEdits(t *testing.T) {
 		{github.Section{Stack: "dev", Body: "dev v1"}, false, false, "dev,prod"}, // unchanged: no PATCH
 		{github.Section{Stack: "dev", Body: "dev v2"}, false, true, "dev,prod"},
 		{github.Section{Stack: "a-first", Body: "sorted first"}, false, true, "a-first,dev,prod"},
+		// Replaces removes the named section (and only that one).
+		{github.Section{Stack: "dev", Body: "dev v2", Replaces: []string{"a-first", "missing"}}, false, true, "dev,prod"},
 	}
 	var id int64
 	for i, st := range steps {
