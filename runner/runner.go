@@ -58,17 +58,20 @@ type Request struct {
 	Refresh bool
 	// PolicyPacks are policy packs for the engine (absolute paths).
 	PolicyPacks []string
+	// SettingsFile is the konductor.yaml to use; empty: the one in Dir.
+	SettingsFile string
 }
 
-// Load validates a stack's configuration without running anything.
-func (r *Runner) Load(dir, stack string) (*config.Stack, error) {
-	return config.Load(dir, stack, r.Registry)
+// Load validates a stack's configuration without running anything;
+// settingsFile as in Request.
+func (r *Runner) Load(dir, stack, settingsFile string) (*config.Stack, error) {
+	return config.LoadWithSettings(dir, stack, r.Registry, settingsFile)
 }
 
 // Run validates the stack and runs the operation. A configuration error is
 // returned as config.Errors and nothing runs.
 func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
-	st, err := r.Load(req.Dir, req.Stack)
+	st, err := r.Load(req.Dir, req.Stack, req.SettingsFile)
 	if err != nil {
 		return nil, err
 	}

@@ -39,8 +39,9 @@ var ErrFailed = errors.New("action failed")
 
 // Runner is what the action needs of runner.Runner.
 type Runner interface {
-	// Load validates a stack's configuration (config.Errors when wrong).
-	Load(dir, stack string) (*config.Stack, error)
+	// Load validates a stack's configuration (config.Errors when wrong),
+	// with the settings of settingsFile (dir/konductor.yaml when empty).
+	Load(dir, stack, settingsFile string) (*config.Stack, error)
 	Run(ctx context.Context, req runner.Request) (*result.Result, error)
 	// Secrets returns the decrypted values of the stack's secret config.
 	Secrets(ctx context.Context, dir, stack string) ([]string, error)
@@ -81,20 +82,23 @@ type Deps struct {
 // run is one invocation's state.
 type run struct {
 	Deps
-	ctx    context.Context
-	in     *Inputs
-	out    *MaskWriter
-	log    *githubactions.Action // writes through the mask
-	mask   *Masker
-	plan   *plan.Plan
-	event  *plan.Event
-	owner  string
-	repo   string
-	dir    string // absolute work dir
-	stacks []string
-	gh     github.API
-	runner Runner
-	runURL string
+	ctx   context.Context
+	in    *Inputs
+	out   *MaskWriter
+	log   *githubactions.Action // writes through the mask
+	mask  *Masker
+	plan  *plan.Plan
+	event *plan.Event
+	owner string
+	repo  string
+	dir   string // absolute work dir
+	// settings is the config-file input made absolute; empty: the work
+	// dir's konductor.yaml.
+	settings string
+	stacks   []string
+	gh       github.API
+	runner   Runner
+	runURL   string
 }
 
 // Run runs the action. Its error wraps ErrBadInput or is config.Errors for
@@ -138,7 +142,7 @@ func (r *run) main() error {
 	if err := r.context(); err != nil {
 		return err
 	}
-	settings, err := config.LoadSettings(r.dir)
+	settings, err := config.LoadSettingsFile(r.dir, r.settings)
 	if err != nil {
 		return err
 	}
@@ -231,7 +235,7 @@ func (r *run) context() error {
 	if st, err := os.Stat(filepath.Join(r.dir, "Pulumi.yaml")); err != nil || st.IsDir() {
 		return badInput("input work-dir %q: no Pulumi.yaml in %s", r.in.WorkDir, r.dir)
 	}
-	if err := settingsFile(workspace, r.dir, r.in.ConfigFile); err != nil {
+	if r.settings, err = settingsFile(workspace, r.in.ConfigFile); err != nil {
 		return err
 	}
 	matches, err := filepath.Glob(filepath.Join(r.dir, "Pulumi.*.yaml"))
@@ -285,6 +289,9 @@ func (r *run) makePlan(settings *config.Settings) error {
 		if rel, err := filepath.Rel(ws, r.dir); err == nil {
 			in.WorkDir = filepath.ToSlash(rel)
 		}
+		if rel, err := filepath.Rel(ws, r.settings); err == nil && r.settings != "" {
+			in.SettingsFile = filepath.ToSlash(rel)
+		}
 	}
 	if ev.NeedsChangedFiles() && (!ev.Fork || r.in.AllowForkPreviews) {
 		gh, err := r.github()
@@ -334,7 +341,7 @@ func (r *run) prepare() (notRun map[string]string, invalid map[string]error) {
 			notRun[sp.Name] = err.Error()
 			continue
 		}
-		if _, err := rn.Load(r.dir, sp.Name); err != nil {
+		if _, err := rn.Load(r.dir, sp.Name, r.settings); err != nil {
 			var ce config.Errors
 			if errors.As(err, &ce) {
 				invalid[sp.Name] = ce
@@ -464,7 +471,7 @@ func (r *run) runStack(sp plan.StackPlan) *result.Result {
 		return r.notRunResult(sp.Name, result.Failed, err.Error())
 	}
 	req := runner.Request{Operation: p.Operation, Dir: r.dir, Stack: sp.Name, Commit: p.HeadSHA, Refresh: p.Refresh,
-		PolicyPacks: r.policyPacks()}
+		PolicyPacks: r.policyPacks(), SettingsFile: r.settings}
 	deadline := r.Clock.Now().Add(r.LockTimeout)
 	delay := firstLockDelay
 	for {

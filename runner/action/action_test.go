@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -552,6 +553,38 @@ func TestDriftCheck(t *testing.T) {
 	}
 }
 
+// config-file names a konductor.yaml anywhere in the repository: its path
+// filters decide what a pull request affects, a change to it affects every
+// stack, and each run gets it.
+func TestConfigFileElsewhere(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "dev", "prod")
+	h.file("ci/konductor.yaml", "stacks:\n  dev:\n    paths: [/apps/dev/**]\n  prod:\n    paths: [/apps/prod/**]\n")
+	h.file("konductor.yaml", "stacks:\n  dev:\n    paths: [nothing/**]\n") // not the one in use
+	h.env["INPUT_CONFIG-FILE"] = "ci/konductor.yaml"
+	h.changed("apps/dev/values.yaml")
+	h.prEvent("opened", headSHA, "acme/platform")
+	if err := h.run(); err != nil {
+		t.Fatal(err)
+	}
+	runs := h.fake.Runs()
+	if len(runs) != 1 || runs[0].Stack != "dev" || runs[0].SettingsFile != filepath.Join(h.workspace, "ci", "konductor.yaml") {
+		t.Fatalf("runs = %+v, want dev with ci/konductor.yaml", runs)
+	}
+
+	h2 := newHarness(t, "dev", "prod")
+	h2.file("ci/konductor.yaml", "stacks:\n  dev:\n    paths: [/apps/dev/**]\n  prod:\n    paths: [/apps/prod/**]\n")
+	h2.env["INPUT_CONFIG-FILE"] = "ci/konductor.yaml"
+	h2.changed("ci/konductor.yaml")
+	h2.prEvent("opened", headSHA, "acme/platform")
+	if err := h2.run(); err != nil {
+		t.Fatal(err)
+	}
+	if runs := h2.fake.Runs(); len(runs) != 2 {
+		t.Errorf("a change to the config file ran %d stacks, want both", len(runs))
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -562,7 +595,7 @@ func TestBadInput(t *testing.T) {
 		{"no event", map[string]string{"GITHUB_EVENT_NAME": ""}, "GITHUB_EVENT_NAME is not set"},
 		{"bad work dir", map[string]string{"INPUT_WORK-DIR": "nowhere"}, `work-dir "nowhere": no Pulumi.yaml`},
 		{"bad command", map[string]string{"INPUT_COMMAND": "deploy"}, `command: "deploy"`},
-		{"config-file elsewhere", map[string]string{"INPUT_CONFIG-FILE": "ci/konductor.yaml"}, "other locations are not supported"},
+		{"config-file missing", map[string]string{"INPUT_CONFIG-FILE": "ci/konductor.yaml"}, `config-file "ci/konductor.yaml": no such file or directory (the path is relative to the repository root)`},
 		{"unknown stack", map[string]string{"INPUT_STACKS": "qa"}, `no stack "qa" here`},
 		{"no token on a PR", map[string]string{"INPUT_GITHUB-TOKEN": ""}, "github-token is empty"},
 	} {

@@ -109,7 +109,12 @@ type fakeRunner struct {
 	onRun func(w io.Writer, req runner.Request)
 }
 
-func (f *fakeRunner) Load(dir, stack string) (*config.Stack, error) {
+func (f *fakeRunner) Load(dir, stack, settingsFile string) (*config.Stack, error) {
+	if settingsFile != "" {
+		if _, err := os.Stat(settingsFile); err != nil {
+			return nil, err
+		}
+	}
 	if ce, ok := f.invalid[stack]; ok {
 		return nil, ce
 	}

@@ -3,6 +3,7 @@ package action
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -135,19 +136,23 @@ func list(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
 }
 
-// settingsFile checks the config-file input: konductor reads konductor.yaml
-// next to Pulumi.yaml (the runner applies its policies from there too), so
-// the input may only name that file, relative to the repository root or to
-// the work dir.
-func settingsFile(workspace, workDir, input string) error {
+// settingsFile resolves the config-file input, a path relative to the
+// repository root (or absolute), to an absolute path that must exist; ""
+// when the input is empty (the work dir's konductor.yaml).
+func settingsFile(workspace, input string) (string, error) {
 	if input == "" {
-		return nil
+		return "", nil
 	}
-	want := filepath.Clean(filepath.Join(workDir, config.SettingsFile))
-	ok := filepath.IsAbs(input) && filepath.Clean(input) == want ||
-		!filepath.IsAbs(input) && (filepath.Join(workspace, input) == want || filepath.Join(workDir, input) == want)
-	if !ok {
-		return badInput("input config-file: %q: konductor reads %s next to Pulumi.yaml (in work-dir); other locations are not supported", input, config.SettingsFile)
+	p := input
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(workspace, p)
 	}
-	return nil
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return "", badInput("input config-file %q: %v (the path is relative to the repository root)", input, errors.Unwrap(err))
+	case st.IsDir():
+		return "", badInput("input config-file %q is a directory; name the %s file itself", input, config.SettingsFile)
+	}
+	return filepath.Clean(p), nil
 }

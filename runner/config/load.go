@@ -40,6 +40,9 @@ type Stack struct {
 	Secrets []string
 	// Settings is konductor.yaml, or its defaults when absent.
 	Settings *Settings
+	// SettingsFile is where Settings come from (absolute; it may not exist
+	// when it is the default dir/konductor.yaml).
+	SettingsFile string
 }
 
 // Enabled is an enabled module with its validated config (as read from the
@@ -77,8 +80,15 @@ func ProjectName(dir string) (string, error) {
 	return p.Name, nil
 }
 
-// Load reads and validates stack in dir against the registry.
+// Load reads and validates stack in dir against the registry, with the
+// settings of dir/konductor.yaml.
 func Load(dir, stack string, reg *modules.Registry) (*Stack, error) {
+	return LoadWithSettings(dir, stack, reg, "")
+}
+
+// LoadWithSettings is Load with the settings read from settingsFile
+// (dir/konductor.yaml when empty), which must then exist.
+func LoadWithSettings(dir, stack string, reg *modules.Registry, settingsFile string) (*Stack, error) {
 	if stack == "" {
 		return nil, Errors{{Reason: "no stack given (use --stack)"}}
 	}
@@ -90,16 +100,24 @@ func Load(dir, stack string, reg *modules.Registry) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	settings, err := LoadSettings(dir)
+	if settingsFile != "" {
+		if settingsFile, err = filepath.Abs(settingsFile); err != nil {
+			return nil, err
+		}
+	}
+	settings, err := LoadSettingsFile(dir, settingsFile)
 	if err != nil {
 		return nil, err
+	}
+	if settingsFile == "" {
+		settingsFile = filepath.Join(dir, SettingsFile)
 	}
 	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
 	root, err := readYAML(file)
 	if err != nil {
 		return nil, err
 	}
-	st := &Stack{Project: project, Name: stack, Dir: dir, File: file, Settings: settings}
+	st := &Stack{Project: project, Name: stack, Dir: dir, File: file, Settings: settings, SettingsFile: settingsFile}
 	d := &decoder{file: file}
 	if root.Kind != yaml.MappingNode {
 		d.fail(root, "", "expected a mapping with a config key, got %s", nodeKind(root))

@@ -47,10 +47,19 @@ type Rule struct {
 
 // LoadSettings reads dir/konductor.yaml, or returns empty settings.
 func LoadSettings(dir string) (*Settings, error) {
-	file := filepath.Join(dir, SettingsFile)
+	return LoadSettingsFile(dir, "")
+}
+
+// LoadSettingsFile reads the settings from file, or from dir/konductor.yaml
+// when file is empty. Only the default file may be absent (empty settings):
+// a file named explicitly must exist.
+func LoadSettingsFile(dir, file string) (*Settings, error) {
 	s := &Settings{}
-	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
-		return s, nil
+	if file == "" {
+		file = filepath.Join(dir, SettingsFile)
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			return s, nil
+		}
 	}
 	root, err := readYAML(file)
 	if err != nil {

@@ -170,6 +170,10 @@ type Input struct {
 	Only []string
 	// AllowForkPreviews lets a pull request from a fork be previewed.
 	AllowForkPreviews bool
+	// SettingsFile is the konductor.yaml in use, relative to the
+	// repository root; empty: the one in WorkDir. A change to it affects
+	// every stack.
+	SettingsFile string
 }
 
 // StackPlan is one stack to run and why.
@@ -320,7 +324,7 @@ func pullRequest(in Input, settings *config.Settings, present []string) (*Plan, 
 		return p, nil
 	}
 	for _, n := range present {
-		sp, err := affects(n, settings.Stacks[n].Paths, in.WorkDir, in.ChangedFiles)
+		sp, err := affects(n, settings.Stacks[n].Paths, in.WorkDir, in.SettingsFile, in.ChangedFiles)
 		if err != nil {
 			return nil, err
 		}
@@ -336,7 +340,7 @@ func pullRequest(in Input, settings *config.Settings, present []string) (*Plan, 
 }
 
 // affects decides whether the changed files affect stack, and why.
-func affects(stack string, patterns []string, workDir string, changed []string) (*StackPlan, error) {
+func affects(stack string, patterns []string, workDir, settingsFile string, changed []string) (*StackPlan, error) {
 	wd := path.Clean(strings.TrimPrefix(workDir, "./"))
 	for i, pat := range patterns {
 		if !doublestar.ValidatePattern(strings.TrimPrefix(pat, "/")) || pat == "" {
@@ -350,7 +354,9 @@ func affects(stack string, patterns []string, workDir string, changed []string) 
 		switch {
 		case inside && rel == "Pulumi."+stack+".yaml":
 			special = append(special, f)
-		case inside && (rel == "Pulumi.yaml" || rel == config.SettingsFile):
+		case inside && rel == "Pulumi.yaml",
+			settingsFile == "" && inside && rel == config.SettingsFile,
+			settingsFile != "" && path.Clean(f) == path.Clean(settingsFile):
 			special = append(special, f)
 		case len(patterns) == 0 && inside:
 			matched = append(matched, f)

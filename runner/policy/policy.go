@@ -72,7 +72,10 @@ func DefaultBaseline(getenv func(string) string) string {
 // Invalid settings are config.Errors naming konductor.yaml.
 func Prepare(ctx context.Context, st *config.Stack, opts Options, tmp string) (*Set, error) {
 	eff := Effective(st)
-	file := filepath.Join(st.Dir, config.SettingsFile)
+	file := st.SettingsFile
+	if file == "" {
+		file = filepath.Join(st.Dir, config.SettingsFile)
+	}
 	var errs config.Errors
 	userNames := map[string]bool{}
 	for _, p := range eff.Packs {

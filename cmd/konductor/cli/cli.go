@@ -130,13 +130,20 @@ func (g *globals) setupLog() error {
 }
 
 type stackFlags struct {
-	stack string
-	cwd   string
+	stack      string
+	cwd        string
+	configFile string
 }
 
 func (f *stackFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.stack, "stack", "s", "", "stack name (Pulumi.<stack>.yaml)")
 	cmd.Flags().StringVar(&f.cwd, "cwd", ".", "directory holding Pulumi.yaml")
+	cmd.Flags().StringVar(&f.configFile, "config-file", "", "konductor.yaml to use (default: the one in --cwd)")
+}
+
+// load validates the stack's configuration.
+func (f *stackFlags) load() (*config.Stack, error) {
+	return config.LoadWithSettings(f.cwd, f.stack, builtin.Registry(), f.configFile)
 }
 
 func (f *stackFlags) check() error {
@@ -176,9 +183,8 @@ func newOpCmd(g *globals, op result.Operation) *cobra.Command {
 }
 
 func runOp(ctx context.Context, g *globals, op result.Operation, f stackFlags, asJSON bool) error {
-	reg := builtin.Registry()
 	// Validate before starting anything heavy: bad input exits 2 at once.
-	if _, err := config.Load(f.cwd, f.stack, reg); err != nil {
+	if _, err := f.load(); err != nil {
 		return err
 	}
 	var progress io.Writer
@@ -190,7 +196,7 @@ func runOp(ctx context.Context, g *globals, op result.Operation, f stackFlags, a
 		return err
 	}
 	r := newRunner(eng, g)
-	res, err := r.Run(ctx, runner.Request{Operation: op, Dir: f.cwd, Stack: f.stack})
+	res, err := r.Run(ctx, runner.Request{Operation: op, Dir: f.cwd, Stack: f.stack, SettingsFile: f.configFile})
 	if err != nil {
 		return err
 	}
@@ -233,7 +239,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if err := f.check(); err != nil {
 				return err
 			}
-			st, err := config.Load(f.cwd, f.stack, builtin.Registry())
+			st, err := f.load()
 			if err != nil {
 				return err
 			}

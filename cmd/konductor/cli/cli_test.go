@@ -26,14 +26,21 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"malformed", "config:\n  platform:kubernetes: [\n", []string{"preview"}, []string{"Pulumi.dev.yaml", "malformed YAML"}},
 		{"no stack flag", "config: {}\n", []string{"preview", "--stack="}, []string{"--stack is required"}},
 		{"bad flag", "config: {}\n", []string{"preview", "--nope"}, []string{"unknown flag"}},
+		{"config file missing", "config: {}\n", []string{"validate", "--config-file", "ci/konductor.yaml"}, []string{"ci/konductor.yaml", "file not found"}},
+		{"bad key in config file", "config: {}\n", []string{"validate", "--config-file", "__dir__/ci.yaml"}, []string{"ci.yaml:3", "stacks.dev.branchs", `did you mean "branch"?`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: platform\n"), 0o644)
 			os.WriteFile(filepath.Join(dir, "Pulumi.dev.yaml"), []byte(tc.stack), 0o644)
+			os.WriteFile(filepath.Join(dir, "ci.yaml"), []byte("stacks:\n  dev:\n    branchs: main\n"), 0o644)
 			var out, errb bytes.Buffer
-			args := append(tc.args, "--cwd", dir)
+			var args []string
+			for _, a := range tc.args {
+				args = append(args, strings.ReplaceAll(a, "__dir__", dir))
+			}
+			args = append(args, "--cwd", dir)
 			if !strings.HasPrefix(strings.Join(tc.args, " "), "preview --stack") {
 				args = append(args, "--stack", "dev")
 			}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/containercraft/konductor-action/policies/rules"
-	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/policy"
 )
 
@@ -26,7 +25,7 @@ func newPoliciesCmd(g *globals) *cobra.Command {
 				if err := f.check(); err != nil {
 					return err
 				}
-				st, err := config.Load(f.cwd, f.stack, newRunner(nil, g).Registry)
+				st, err := f.load()
 				if err != nil {
 					return err
 				}
@@ -68,6 +67,7 @@ func newPoliciesCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&f.stack, "stack", "s", "", "show the levels and config in force for this stack")
 	cmd.Flags().StringVar(&f.cwd, "cwd", ".", "directory holding Pulumi.yaml")
+	cmd.Flags().StringVar(&f.configFile, "config-file", "", "konductor.yaml to use (default: the one in --cwd)")
 	return cmd
 }
 
