@@ -17,6 +17,8 @@ const (
 	LabelModule = "konductor.io/module"
 	// LabelGitCommit carries the commit of the deployed configuration.
 	LabelGitCommit = "konductor.io/git-commit"
+	// LabelGitBranch carries the branch it was deployed from.
+	LabelGitBranch = "konductor.io/git-branch"
 )
 
 // Cloud tag keys (AWS `tags`, Azure `tags`).
@@ -29,4 +31,12 @@ const (
 	TagModule = "konductor:module"
 	// TagGitCommit carries the commit of the deployed configuration.
 	TagGitCommit = "konductor:git-commit"
+	// TagGitBranch carries the branch it was deployed from.
+	TagGitBranch = "konductor:git-branch"
 )
+
+// VolatileKeys are the label, annotation and tag keys whose values follow
+// the commit and branch being run rather than the configuration: every new
+// commit changes them on every resource, so reports set those changes apart
+// from the ones a reviewer must read.
+var VolatileKeys = []string{LabelGitCommit, LabelGitBranch, TagGitCommit, TagGitBranch}

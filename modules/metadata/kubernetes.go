@@ -10,7 +10,6 @@ import (
 // Kubernetes keys beyond the shared ones of keys.go.
 const (
 	labelProject       = "konductor.io/project"
-	labelGitBranch     = "konductor.io/git-branch"
 	labelGitRepository = "konductor.io/git-repository"
 	// compliancePrefix prefixes the flattened compliance keys, e.g.
 	// compliance.konductor.io/fisma-level.
@@ -166,7 +165,7 @@ func (f Facts) kubernetesLayers(module string) (user, managed kubeMeta) {
 	managed.put(LabelModule, module)
 	managed.put(labelProject, f.Project)
 	managed.put(LabelGitCommit, f.Git.Commit)
-	managed.put(labelGitBranch, f.Git.Branch)
+	managed.put(LabelGitBranch, f.Git.Branch)
 	managed.put(labelGitRepository, f.Git.Repository)
 	for _, c := range f.Compliance.fields() {
 		managed.put(compliancePrefix+c.key, c.value)

@@ -13,7 +13,6 @@ import (
 // Cloud tag keys beyond the shared ones of keys.go.
 const (
 	tagProject       = "konductor:project"
-	tagGitBranch     = "konductor:git-branch"
 	tagGitRepository = "konductor:git-repository"
 	// tagCompliancePrefix prefixes the flattened compliance keys, e.g.
 	// konductor:compliance:fisma-level.
@@ -102,7 +101,7 @@ func (f Facts) tagTiers(module string) (managed, user, compliance []field) {
 		{TagGitCommit, f.Git.Commit},
 		{tagProject, f.Project},
 		{tagGitRepository, f.Git.Repository},
-		{tagGitBranch, f.Git.Branch},
+		{TagGitBranch, f.Git.Branch},
 	} {
 		if fl.value != "" {
 			managed = append(managed, fl)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/containercraft/konductor-action/modules/metadata"
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
@@ -80,13 +81,19 @@ func blocks(r *result.Result, o Options) []*block {
 		}
 		out = append(out, b)
 	}
-	if u := groups[result.OpUpdate]; len(u) > 0 {
+	if all := groups[result.OpUpdate]; len(all) > 0 {
+		u, metaOnly := splitVolatile(all)
 		names := &block{lines: []string{"", "**Updates**", ""}, keep: 3, what: "updates"}
+		if metaOnly > 0 {
+			// One line for the noise every commit makes, above the list so
+			// that a cut never hides that it was set apart.
+			names.lines = append(names.lines, fmt.Sprintf("- 🏷️ %d resource%s: only konductor's git metadata (commit, branch) changes; listed in the full diff", metaOnly, plural(metaOnly)))
+		}
 		for _, s := range u {
 			names.lines = append(names.lines, stepLine(s))
 		}
 		out = append(out, names)
-		if n := len(u) + diffCount(u); fits(n, o.Budget) {
+		if n := len(u) + diffCount(u); len(u) > 0 && fits(n, o.Budget) {
 			props := &block{lines: []string{"", "<details><summary>Property changes of updates</summary>", ""}, keep: 3, what: "property changes", droppable: true, tail: []string{"", "</details>"}}
 			// Small updates show their diffs inline instead of folded.
 			if n <= 40 {
@@ -129,6 +136,48 @@ func blocks(r *result.Result, o Options) []*block {
 		out = append(out, fullDiff(r))
 	}
 	return out
+}
+
+// splitVolatile sets apart the updates that change only konductor's
+// volatile metadata (git commit and branch), returning the others with those
+// diffs left out, and how many were set apart.
+func splitVolatile(steps []result.Step) (real []result.Step, metaOnly int) {
+	for _, s := range steps {
+		var diffs []result.PropertyDiff
+		for _, d := range s.Diffs {
+			if !volatile(d.Path) {
+				diffs = append(diffs, d)
+			}
+		}
+		if len(diffs) == 0 && len(s.Diffs) > 0 {
+			metaOnly++
+			continue
+		}
+		s.Diffs = diffs
+		real = append(real, s)
+	}
+	return real, metaOnly
+}
+
+// volatile reports whether a property path is one of konductor's volatile
+// metadata keys (metadata.labels["konductor.io/git-commit"], tags["..."]).
+func volatile(path string) bool {
+	for _, k := range metadata.VolatileKeys {
+		if strings.HasSuffix(path, `["`+k+`"]`) || strings.HasSuffix(path, "."+k) {
+			return true
+		}
+	}
+	return false
+}
+
+func updates(r *result.Result) []result.Step {
+	var u []result.Step
+	for _, s := range r.Steps {
+		if s.Op == result.OpUpdate {
+			u = append(u, s)
+		}
+	}
+	return u
 }
 
 // minLine is the fewest characters any detail line takes: a block of n lines
@@ -256,7 +305,13 @@ func countsLine(r *result.Result) string {
 			if op != result.OpSame && tense == 0 {
 				w = "to " + w
 			}
-			parts = append(parts, fmt.Sprintf("**%d** %s", n, w))
+			part := fmt.Sprintf("**%d** %s", n, w)
+			if op == result.OpUpdate {
+				if _, m := splitVolatile(updates(r)); m > 0 {
+					part += fmt.Sprintf(" (%d only git metadata)", m)
+				}
+			}
+			parts = append(parts, part)
 		}
 	}
 	if len(parts) == 0 {

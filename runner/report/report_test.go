@@ -140,6 +140,33 @@ func TestModulesLine(t *testing.T) {
 	}
 }
 
+// Updates that change only konductor's git metadata (every commit does, on
+// every resource) are counted on one line, not listed; the real change is
+// listed with its diff and without the metadata noise.
+func TestVolatileMetadataSetApart(t *testing.T) {
+	commit := func(name string, more ...result.PropertyDiff) result.Step {
+		return result.Step{Op: result.OpUpdate, Type: "kubernetes:core/v1:Service", Name: name, Module: "cert_manager",
+			Diffs: append([]result.PropertyDiff{
+				{Path: `metadata.labels["konductor.io/git-commit"]`, Kind: result.Updated, Old: `"aaa"`, New: `"bbb"`},
+				{Path: `tags["konductor:git-branch"]`, Kind: result.Updated, Old: `"main"`, New: `"pr"`},
+			}, more...)}
+	}
+	r := &result.Result{Stack: "dev", Operation: result.Preview, Status: result.Succeeded, Counts: map[result.Op]int{result.OpUpdate: 3}}
+	r.Steps = []result.Step{commit("a"), commit("b"),
+		commit("apps", result.PropertyDiff{Path: `metadata.labels["tier"]`, Kind: result.Updated, Old: `"workloads"`, New: `"frontend"`})}
+	md := Markdown(r, Options{})
+	for _, want := range []string{"**3** to update (2 only git metadata)", "- 🏷️ 2 resources: only konductor's git metadata (commit, branch) changes",
+		"✏️ update `kubernetes:core/v1:Service` **apps**", "`metadata.labels[\"tier\"]`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("lacks %q:\n%s", want, md)
+		}
+	}
+	before, _, _ := strings.Cut(md, "Full diff")
+	if strings.Contains(before, "**a**") || strings.Contains(before, "git-commit") {
+		t.Errorf("metadata-only noise listed above the full diff:\n%s", md)
+	}
+}
+
 // Every budget yields text within it, cut at line ends, with every fence and
 // <details> closed, and every delete and replace named while room allows.
 func TestBudget(t *testing.T) {

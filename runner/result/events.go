@@ -1,6 +1,7 @@
 package result
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -94,6 +95,8 @@ func (b *Builder) Result() *Result {
 	if b.oldOut != nil || b.newOut != nil {
 		b.r.Outputs = diffOutputs(b.oldOut, b.newOut)
 	}
+	// The engine works in parallel, so its event order varies from run to
+	// run; a rerun must render the same comment. Mandatory violations first.
 	slices.SortStableFunc(b.r.Violations, func(x, y Violation) int {
 		if x.Mandatory() != y.Mandatory() {
 			if x.Mandatory() {
@@ -101,8 +104,15 @@ func (b *Builder) Result() *Result {
 			}
 			return 1
 		}
-		return 0
+		return cmp.Or(cmp.Compare(x.Pack, y.Pack), cmp.Compare(x.Rule, y.Rule), cmp.Compare(x.Type, y.Type),
+			cmp.Compare(x.Name, y.Name), cmp.Compare(x.URN, y.URN), cmp.Compare(x.Message, y.Message))
 	})
+	slices.SortStableFunc(b.r.Steps, func(x, y Step) int {
+		return cmp.Or(cmp.Compare(x.Module, y.Module), cmp.Compare(x.Type, y.Type), cmp.Compare(x.Name, y.Name), cmp.Compare(x.URN, y.URN))
+	})
+	for i, s := range b.r.Steps {
+		b.byURN[s.URN] = i // so that events added later still land right
+	}
 	return b.r
 }
 

@@ -46,11 +46,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "konductor")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/konductor")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
+	// As shipped: the baseline policy pack next to the binary.
+	for pkg, out := range map[string]string{"./cmd/konductor": binary, "./policies/baseline": filepath.Join(dir, "konductor-baseline")} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Dir = filepath.Join("..", "..")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -69,11 +72,22 @@ type world struct {
 
 func newWorld(t *testing.T, stacks map[string]string) *world {
 	t.Helper()
-	pluginPath := testenv.PluginPath(t)
 	ws := t.TempDir()
 	testenv.Write(t, filepath.Join(ws, "Pulumi.yaml"), "name: app\nruntime: go\n")
 	for name, cfg := range stacks {
 		testenv.Write(t, filepath.Join(ws, "Pulumi."+name+".yaml"), cfg)
+	}
+	return newWorldIn(t, ws)
+}
+
+// newWorldIn makes a world of the repository checked out in ws, with a
+// state backend holding each of its stacks.
+func newWorldIn(t *testing.T, ws string) *world {
+	t.Helper()
+	pluginPath := testenv.PluginPath(t)
+	stacks, err := filepath.Glob(filepath.Join(ws, "Pulumi.*.yaml"))
+	if err != nil || len(stacks) == 0 {
+		t.Fatalf("no Pulumi.<stack>.yaml in %s (%v)", ws, err)
 	}
 	state := filepath.Join(ws, engine.LocalStateDir)
 	srv := fakegithub.New(t)
@@ -104,7 +118,8 @@ func newWorld(t *testing.T, stacks map[string]string) *world {
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name := range stacks {
+	for _, file := range stacks {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "Pulumi."), ".yaml")
 		testenv.Pulumi(t, ws, w.getenv, "stack", "init", name)
 	}
 	return w
