@@ -96,6 +96,7 @@ func TestLoadErrors(t *testing.T) {
 		{"module not a mapping", "config:\n  app:stash: true\n", []string{"app:stash", "expected a mapping with enabled"}},
 		{"bad compliance", "config:\n  app:compliance:\n    fisma:\n      levle: high\n", []string{"app:compliance.fisma.levle", `did you mean "level"?`}},
 		{"bad fisma level", "config:\n  app:compliance:\n    fisma:\n      level: extreme\n", []string{"app:compliance.fisma.level", "not one of low, moderate, high"}},
+		{"invalid plain value", "config:\n  app:stash:\n    enabled: true\n    secret: a b\n", []string{"app:stash.secret", "must not contain brackets or spaces"}},
 		{"secret where a map is expected", "config:\n  app:stash:\n    enabled: true\n    values:\n      secure: v1:xx\n", []string{"app:stash.values", "encrypted value can only stand where a string"}},
 	}
 	for _, tc := range cases {
@@ -150,5 +151,10 @@ func TestDecodeModule(t *testing.T) {
 	}
 	if c := cfg.(*stashmod.Config); c.Secret != "hunter2" || c.Mode != "fast" {
 		t.Errorf("cfg = %+v", c)
+	}
+	// A secret is validated once decrypted.
+	_, err = config.DecodeModule(stashmod.Module, []byte(`{"enabled":true,"secret":"a b"}`))
+	if err == nil || !strings.Contains(err.Error(), "must not contain brackets or spaces") {
+		t.Errorf("an invalid decrypted secret: err = %v", err)
 	}
 }

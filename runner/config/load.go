@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -232,7 +233,14 @@ func addValidation(d *decoder, n *yaml.Node, path string, err error) {
 	for _, e := range errs {
 		var fe *modules.FieldError
 		if errors.As(e, &fe) {
-			d.fail(lineOf(n, fe.Path), join(path, fe.Path), "%s", fe.Reason)
+			full := join(path, fe.Path)
+			if slices.Contains(d.secrets, full) {
+				// The field holds an encrypted value, read here as the
+				// Secret placeholder: the module validates the real value
+				// when the program runs (DecodeModule).
+				continue
+			}
+			d.fail(lineOf(n, fe.Path), full, "%s", fe.Reason)
 		} else {
 			d.fail(n, path, "%v", e)
 		}

@@ -5,6 +5,7 @@ package stashmod
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -39,6 +40,12 @@ func New(name string, deps ...string) modules.Module {
 				if k == "" {
 					return modules.Errorf("values", "empty key")
 				}
+			}
+			// As a name would be: the Secret placeholder itself is invalid,
+			// so the tests show that encrypted values are validated only
+			// once decrypted.
+			if strings.ContainsAny(c.Secret, "[] ") {
+				return modules.Errorf("secret", "must not contain brackets or spaces")
 			}
 			return nil
 		},
