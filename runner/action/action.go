@@ -498,26 +498,13 @@ func (r *run) runStack(sp plan.StackPlan) *result.Result {
 	}
 }
 
-// lockedTexts are how the engine's stderr says the stack is locked (the
-// texts auto.IsConcurrentUpdateError matches): the engine folds a failed
-// operation's error into Result.Error, so this is how a locked update shows.
-var lockedTexts = []string{"[409] Conflict: Another update is currently in progress.", "the stack is currently locked by"}
-
 // Locked reports whether a run failed because another update holds the
 // stack's lock.
 func Locked(res *result.Result, err error) bool {
 	if errors.Is(err, engine.ErrConcurrentUpdate) {
 		return true
 	}
-	if err != nil || res == nil || res.Status != result.Failed {
-		return false
-	}
-	for _, t := range lockedTexts {
-		if strings.Contains(res.Error, t) {
-			return true
-		}
-	}
-	return false
+	return err == nil && res != nil && res.Status == result.Failed && res.Locked
 }
 
 func (r *run) policyPacks() []string {

@@ -267,7 +267,7 @@ func TestPushDeploysWaitingForLock(t *testing.T) {
 	h.file("konductor.yaml", "stacks:\n  prod:\n    branch: main\n")
 	h.event("push", readTestdata(t, "push.main.json"))
 	delete(h.env, "INPUT_GITHUB-TOKEN") // a deploy needs no GitHub API
-	locked := &result.Result{Stack: "prod", Status: result.Failed,
+	locked := &result.Result{Stack: "prod", Status: result.Failed, Locked: true,
 		Error: "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`."}
 	h.fake.results["prod"] = []*result.Result{locked, locked, {Stack: "prod", Status: result.Succeeded, Counts: map[result.Op]int{result.OpUpdate: 1}}}
 	if err := h.run(); err != nil {

@@ -245,7 +245,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		if r.MandatoryViolations() > 0 {
 			r.Status = result.Blocked
 		}
-		r.Error = errorText(r, classify(err), stderr.String())
+		cerr := classify(err)
+		r.Locked = errors.Is(cerr, ErrConcurrentUpdate)
+		r.Error = errorText(r, cerr, stderr.String())
 		if ctx.Err() != nil {
 			r.Error = "cancelled: " + r.Error
 		}

@@ -149,7 +149,10 @@ type Result struct {
 	Violations  []Violation       `json:"violations,omitempty"`
 	Diagnostics []Diagnostic      `json:"diagnostics,omitempty"`
 	// Error is why the operation failed, when it did.
-	Error    string        `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Locked is true when it failed because another update holds the
+	// stack's lock (worth waiting for, not a real failure).
+	Locked   bool          `json:"locked,omitempty"`
 	Duration time.Duration `json:"durationNs"`
 }
 
