@@ -143,6 +143,10 @@ func blocks(r *result.Result, o Options) []*block {
 // diffs left out, and how many were set apart.
 func splitVolatile(steps []result.Step) (real []result.Step, metaOnly int) {
 	for _, s := range steps {
+		if !slices.ContainsFunc(s.Diffs, func(d result.PropertyDiff) bool { return volatile(d.Path) }) {
+			real = append(real, s)
+			continue
+		}
 		var diffs []result.PropertyDiff
 		for _, d := range s.Diffs {
 			if !volatile(d.Path) {
