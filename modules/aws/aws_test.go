@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -329,38 +328,13 @@ var sdkArgs = map[string]reflect.Type{
 func TestTaggableListMatchesSDK(t *testing.T) {
 	t.Parallel()
 	r := deploy(t, config(everything))
-	listed := metadata.CloudTypes()
-	seen := map[string]bool{}
-	for _, res := range r.Resources() {
-		if !strings.HasPrefix(res.Type, "aws:") || seen[res.Type] {
-			continue
-		}
-		seen[res.Type] = true
-		if _, ok := listed[res.Type]; !ok {
-			t.Errorf("the module creates %s, which metadata's cloudTypes does not list", res.Type)
-		}
-		if _, ok := sdkArgs[res.Type]; !ok {
-			t.Errorf("the module creates %s, which sdkArgs does not map to its args struct", res.Type)
-		}
-	}
-	for typ, args := range sdkArgs {
-		// aws:<module>/<camel>:<Type> is generated into package <module>
-		// as <Type>Args: check the map points at the right struct.
-		mod, _, _ := strings.Cut(strings.Split(typ, ":")[1], "/")
-		name := strings.Split(typ, ":")[2]
-		if path.Base(args.PkgPath()) != mod || args.Name() != name+"Args" {
-			t.Errorf("sdkArgs[%s] = %s.%s, want %s.%sArgs", typ, args.PkgPath(), args.Name(), mod, name)
-		}
-		_, hasTags := args.FieldByName("Tags")
-		if listed[typ] != hasTags {
-			t.Errorf("%s: metadata lists takes-tags=%v, SDK args has Tags=%v", typ, listed[typ], hasTags)
-		}
-	}
-	for typ := range listed {
-		if _, ok := sdkArgs[typ]; strings.HasPrefix(typ, "aws:") && !ok {
-			t.Errorf("metadata lists %s, which no test checks against the SDK", typ)
-		}
-	}
+	// aws:<module>/<camel>:<Type> is generated into package <module> as
+	// <Type>Args.
+	metadatatest.CheckTaggableList(t, r.Mocks, "aws:", sdkArgs, func(typ string) (string, string) {
+		parts := strings.Split(typ, ":")
+		mod, _, _ := strings.Cut(parts[1], "/")
+		return mod, parts[2] + "Args"
+	})
 }
 
 func TestValidate(t *testing.T) {

@@ -3,7 +3,6 @@ package azure_test
 import (
 	"errors"
 	"maps"
-	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -205,35 +204,12 @@ var sdkArgs = map[string]reflect.Type{
 func TestTaggableListMatchesSDK(t *testing.T) {
 	t.Parallel()
 	r := deploy(t, config(withContainers))
-	listed := metadata.CloudTypes()
-	for _, res := range r.Resources() {
-		if !strings.HasPrefix(res.Type, "azure-native:") {
-			continue
-		}
-		if _, ok := listed[res.Type]; !ok {
-			t.Errorf("the module creates %s, which metadata's cloudTypes does not list", res.Type)
-		}
-		if _, ok := sdkArgs[res.Type]; !ok {
-			t.Errorf("the module creates %s, which sdkArgs does not map to its args struct", res.Type)
-		}
-	}
-	for typ, args := range sdkArgs {
-		// azure-native:<module>:<Type> is generated into module <module>
-		// (…/<module>/v2) as <Type>Args.
+	// azure-native:<module>:<Type> is generated into module <module>
+	// (…/<module>/v2) as <Type>Args.
+	metadatatest.CheckTaggableList(t, r.Mocks, "azure-native:", sdkArgs, func(typ string) (string, string) {
 		parts := strings.Split(typ, ":")
-		if path.Base(path.Dir(args.PkgPath())) != parts[1] || args.Name() != parts[2]+"Args" {
-			t.Errorf("sdkArgs[%s] = %s.%s, want %s.%sArgs", typ, args.PkgPath(), args.Name(), parts[1], parts[2])
-		}
-		_, hasTags := args.FieldByName("Tags")
-		if listed[typ] != hasTags {
-			t.Errorf("%s: metadata lists takes-tags=%v, SDK args has Tags=%v", typ, listed[typ], hasTags)
-		}
-	}
-	for typ := range listed {
-		if _, ok := sdkArgs[typ]; strings.HasPrefix(typ, "azure-native:") && !ok {
-			t.Errorf("metadata lists %s, which no test checks against the SDK", typ)
-		}
-	}
+		return parts[1] + "/v2", parts[2] + "Args"
+	})
 }
 
 func TestValidate(t *testing.T) {

@@ -8,7 +8,9 @@ package metadatatest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -333,4 +335,42 @@ func (d Deployed) One(t testing.TB, typ string) resource.PropertyMap {
 		t.Fatalf("%d resources of %s, want 1", len(rs), typ)
 	}
 	return rs[0].Inputs
+}
+
+// CheckTaggableList keeps metadata's allow-list of cloud types honest for
+// one provider: every type with prefix (e.g. "aws:") that the mocks saw is
+// listed by metadata.CloudTypes and mapped in sdkArgs to its SDK args struct,
+// every listed type of the provider is in sdkArgs, and a type is listed as
+// taking tags exactly when its args struct has a Tags field. argsName says
+// which package (a suffix of its import path) and struct name sdkArgs must
+// give a type, so the map cannot point at the wrong struct (the SDKs'
+// generation rules differ).
+func CheckTaggableList(t testing.TB, mocks *Mocks, prefix string, sdkArgs map[string]reflect.Type, argsName func(typ string) (pkg, name string)) {
+	t.Helper()
+	listed := metadata.CloudTypes()
+	for _, res := range mocks.Resources() {
+		if !strings.HasPrefix(res.Type, prefix) {
+			continue
+		}
+		if _, ok := listed[res.Type]; !ok {
+			t.Errorf("the module creates %s, which metadata's cloudTypes does not list", res.Type)
+		}
+		if _, ok := sdkArgs[res.Type]; !ok {
+			t.Errorf("the module creates %s, which sdkArgs does not map to its args struct", res.Type)
+		}
+	}
+	for typ, args := range sdkArgs {
+		if pkg, name := argsName(typ); !strings.HasSuffix(args.PkgPath(), "/"+pkg) || name != args.Name() {
+			t.Errorf("sdkArgs[%s] = %s.%s, want …/%s.%s", typ, args.PkgPath(), args.Name(), pkg, name)
+		}
+		_, hasTags := args.FieldByName("Tags")
+		if listed[typ] != hasTags {
+			t.Errorf("%s: metadata lists takes-tags=%v, SDK args has Tags=%v", typ, listed[typ], hasTags)
+		}
+	}
+	for typ := range listed {
+		if _, ok := sdkArgs[typ]; strings.HasPrefix(typ, prefix) && !ok {
+			t.Errorf("metadata lists %s, which no test checks against the SDK", typ)
+		}
+	}
 }
