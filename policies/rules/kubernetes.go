@@ -88,17 +88,25 @@ func containers(spec map[string]any, specPath string, fields ...string) []contai
 
 var allContainerFields = []string{"initContainers", "containers", "ephemeralContainers"}
 
+// podCheck makes a check of the pod spec inside a Pod, a workload's
+// template or a CronJob's job template; other resources pass.
+func podCheck(check func(spec map[string]any, path string, cfg Config) []Violation) func(Resource, Config) []Violation {
+	return func(r Resource, cfg Config) []Violation {
+		spec, path, ok := podSpec(r)
+		if !ok {
+			return nil
+		}
+		return check(spec, path, cfg)
+	}
+}
+
 func k8sNoPrivileged() Rule {
 	return Rule{
 		Name:        "k8s-no-privileged",
 		Description: "Kubernetes containers do not run privileged.",
 		Provider:    "kubernetes",
 		Level:       Mandatory,
-		Check: func(r Resource, _ Config) []Violation {
-			spec, path, ok := podSpec(r)
-			if !ok {
-				return nil
-			}
+		Check: podCheck(func(spec map[string]any, path string, _ Config) []Violation {
 			var vs []Violation
 			for _, c := range containers(spec, path, allContainerFields...) {
 				v, _ := get(c.spec, "securityContext", "privileged")
@@ -111,7 +119,7 @@ func k8sNoPrivileged() Rule {
 				}
 			}
 			return vs
-		},
+		}),
 	}
 }
 
@@ -121,11 +129,7 @@ func k8sNoHostNamespaces() Rule {
 		Description: "Kubernetes pods do not share the node's network, PID or IPC namespaces or mount hostPath volumes.",
 		Provider:    "kubernetes",
 		Level:       Mandatory,
-		Check: func(r Resource, _ Config) []Violation {
-			spec, path, ok := podSpec(r)
-			if !ok {
-				return nil
-			}
+		Check: podCheck(func(spec map[string]any, path string, _ Config) []Violation {
 			var vs []Violation
 			for _, f := range []string{"hostNetwork", "hostPID", "hostIPC"} {
 				if b, ok := asBool(spec[f]); ok && b {
@@ -158,7 +162,7 @@ func k8sNoHostNamespaces() Rule {
 				}
 			}
 			return vs
-		},
+		}),
 	}
 }
 
@@ -185,11 +189,7 @@ func k8sImagePinned() Rule {
 			Description: "require every image to be pinned by digest (name@sha256:...)",
 			Default:     false,
 		}},
-		Check: func(r Resource, cfg Config) []Violation {
-			spec, path, ok := podSpec(r)
-			if !ok {
-				return nil
-			}
+		Check: podCheck(func(spec map[string]any, path string, cfg Config) []Violation {
 			requireDigest := cfg.Bool("requireDigest")
 			var vs []Violation
 			for _, c := range containers(spec, path, allContainerFields...) {
@@ -224,7 +224,7 @@ func k8sImagePinned() Rule {
 				})
 			}
 			return vs
-		},
+		}),
 	}
 }
 
@@ -239,11 +239,7 @@ func k8sResourceLimits() Rule {
 			Description: "resources.limits keys every container and init container must set",
 			Default:     stringsDefault("cpu", "memory"),
 		}},
-		Check: func(r Resource, cfg Config) []Violation {
-			spec, path, ok := podSpec(r)
-			if !ok {
-				return nil
-			}
+		Check: podCheck(func(spec map[string]any, path string, cfg Config) []Violation {
 			required := cfg.Strings("requiredLimits")
 			var vs []Violation
 			// Ephemeral containers cannot have resources.
@@ -273,7 +269,7 @@ func k8sResourceLimits() Rule {
 				}
 			}
 			return vs
-		},
+		}),
 	}
 }
 
