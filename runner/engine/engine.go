@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -247,7 +248,14 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		}
 		cerr := classify(err)
 		r.Locked = errors.Is(cerr, ErrConcurrentUpdate)
-		r.Error = errorText(r, cerr, stderr.String())
+		if r.Status == result.Blocked && onlyPolicyFailed(r) {
+			// The violations say it all; the engine's generic "preview
+			// failed" would only repeat it, less clearly.
+			r.Diagnostics = slices.DeleteFunc(r.Diagnostics, func(d result.Diagnostic) bool { return d.Severity == "error" })
+			r.Error = fmt.Sprintf("%d mandatory policy violation(s) block this %s; nothing was changed", r.MandatoryViolations(), r.Operation)
+		} else {
+			r.Error = errorText(r, cerr, stderr.String())
+		}
 		if ctx.Err() != nil {
 			r.Error = "cancelled: " + r.Error
 		}
@@ -285,6 +293,20 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %v", ErrConcurrentUpdate, err)
 	}
 	return err
+}
+
+// onlyPolicyFailed reports whether the engine's errors are only its
+// summary of failed policies: no resource-level error.
+func onlyPolicyFailed(r *result.Result) bool {
+	for _, d := range r.Diagnostics {
+		if d.Severity != "error" {
+			continue
+		}
+		if d.Message != string(r.Operation)+" failed" && d.Message != "update failed" {
+			return false
+		}
+	}
+	return true
 }
 
 // errorText makes the CLI's failure readable: the error lines of its

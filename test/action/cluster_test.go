@@ -129,7 +129,11 @@ func TestFullFlowOnCluster(t *testing.T) {
 	}
 	body = w.comment()
 	contains(t, "comment with a violation", body, "sha="+sha, "🛑", "**Policy violations**",
-		"🛑 mandatory `konductor-baseline/k8s-no-host-namespaces`", "cert-manager-webhook")
+		"🛑 mandatory `konductor-baseline/k8s-no-host-namespaces`", "cert-manager-webhook",
+		"1 mandatory policy violation(s) block this preview; nothing was changed")
+	if strings.Contains(body, "**Diagnostics**") {
+		t.Errorf("the engine's generic failure repeats the violation:\n%s", body)
+	}
 	contains(t, "log", r.stdout, "::error title=k8s-no-host-namespaces::")
 	if out := r.outputMap(t); out["mandatory-violations"] == "0" || out["mandatory-violations"] == "" {
 		t.Errorf("outputs = %v", out)
