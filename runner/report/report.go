@@ -110,6 +110,12 @@ func blocks(r *result.Result, o Options) []*block {
 	}
 	if c := groups[result.OpCreate]; len(c) > 0 {
 		b := &block{lines: []string{"", "**Creates**", ""}, keep: 3, what: "creates"}
+		// New providers and module components come with the first deploy
+		// of a module and change nothing by themselves: counted, not listed.
+		c, plumbing := splitPlumbing(c)
+		if plumbing > 0 {
+			b.lines = append(b.lines, fmt.Sprintf("- ➕ %d internal resource%s (providers, module components), listed in the full diff", plumbing, plural(plumbing)))
+		}
 		for _, s := range c {
 			b.lines = append(b.lines, stepLine(s))
 		}
@@ -136,6 +142,19 @@ func blocks(r *result.Result, o Options) []*block {
 		out = append(out, fullDiff(r))
 	}
 	return out
+}
+
+// splitPlumbing sets apart the providers and module components among
+// steps.
+func splitPlumbing(steps []result.Step) (rest []result.Step, n int) {
+	for _, s := range steps {
+		if s.Type == result.ModuleType || strings.HasPrefix(s.Type, "pulumi:providers:") {
+			n++
+			continue
+		}
+		rest = append(rest, s)
+	}
+	return rest, n
 }
 
 // splitVolatile sets apart the updates that change only konductor's

@@ -134,6 +134,11 @@ func TestModulesLine(t *testing.T) {
 	if !strings.Contains(md, "\n"+want+"\n") {
 		t.Errorf("modules line %q missing:\n%s", want, md)
 	}
+	// The module's component is counted among the creates, not listed.
+	if !strings.Contains(md, "- ➕ 1 internal resource (providers, module components), listed in the full diff\n- ➕ create `kubernetes:helm.sh/v4:Chart`") ||
+		strings.Contains(md, "- ➕ create `"+result.ModuleType+"`") {
+		t.Errorf("module component listed among creates:\n%s", md)
+	}
 	r.Operation = result.Up
 	if md := Markdown(r, Options{}); !strings.Contains(md, "`cert_manager` 2 created · `kubernetes` 1 updated") {
 		t.Errorf("up tense:\n%s", md)
