@@ -347,19 +347,41 @@ func countsLine(r *result.Result) string {
 	return line
 }
 
+// maxNamed bounds the resources one violation line names.
+const maxNamed = 10
+
 func violations(r *result.Result) *block {
 	b := &block{lines: []string{"", "**Policy violations**", ""}, keep: 3, what: "violations"}
+	// The same finding on several resources of a type is one line naming
+	// them all: three unprotected namespaces are one thing to fix.
+	type key struct{ rule, level, typ, msg string }
+	var order []key
+	names := map[key][]string{}
+	mandatory := map[key]bool{}
 	for _, v := range r.Violations {
+		k := key{v.Pack + "/" + v.Rule, v.Level, v.Type, strings.Join(strings.Fields(v.Message), " ")}
+		if _, seen := names[k]; !seen {
+			order = append(order, k)
+			names[k] = []string{}
+		}
+		mandatory[k] = v.Mandatory()
+		if v.URN != "" {
+			names[k] = append(names[k], "**"+esc(v.Name)+"**")
+		}
+	}
+	for _, k := range order {
 		icon := "⚠️ advisory"
-		if v.Mandatory() {
+		if mandatory[k] {
 			icon = "🛑 mandatory"
 		}
 		where := ""
-		if v.URN != "" {
-			where = " on " + code(v.Type) + " **" + esc(v.Name) + "**"
+		if ns := names[k]; len(ns) > 0 {
+			if len(ns) > maxNamed {
+				ns = append(ns[:maxNamed:maxNamed], fmt.Sprintf("and %d more", len(ns)-maxNamed))
+			}
+			where = " on " + code(k.typ) + " " + strings.Join(ns, ", ")
 		}
-		msg := strings.Join(strings.Fields(v.Message), " ")
-		b.lines = append(b.lines, fmt.Sprintf("- %s %s%s: %s", icon, code(v.Pack+"/"+v.Rule), where, esc(msg)))
+		b.lines = append(b.lines, fmt.Sprintf("- %s %s%s: %s", icon, code(k.rule), where, esc(k.msg)))
 	}
 	return b
 }

@@ -145,6 +145,24 @@ func TestModulesLine(t *testing.T) {
 	}
 }
 
+// One finding on several resources of a type is one line naming them.
+func TestViolationsGrouped(t *testing.T) {
+	v := func(name string, level string) result.Violation {
+		return result.Violation{Pack: "konductor-baseline", Rule: "protect-stateful", Level: level, URN: "urn:" + name,
+			Type: "kubernetes:core/v1:Namespace", Name: name, Message: "Namespace is stateful and not protected."}
+	}
+	r := &result.Result{Stack: "dev", Operation: result.Preview, Status: result.Succeeded, Counts: map[result.Op]int{},
+		Violations: []result.Violation{v("apps", "advisory"), v("platform", "advisory"), v("prod", "mandatory")}}
+	md := Markdown(r, Options{})
+	want := "- ⚠️ advisory `konductor-baseline/protect-stateful` on `kubernetes:core/v1:Namespace` **apps**, **platform**: Namespace is stateful and not protected."
+	if !strings.Contains(md, want) || !strings.Contains(md, "- 🛑 mandatory `konductor-baseline/protect-stateful` on `kubernetes:core/v1:Namespace` **prod**:") {
+		t.Errorf("lacks the grouped lines:\n%s", md)
+	}
+	if n := strings.Count(md, "protect-stateful"); n != 2 {
+		t.Errorf("%d violation lines, want 2:\n%s", n, md)
+	}
+}
+
 // Updates that change only konductor's git metadata (every commit does, on
 // every resource) are counted on one line, not listed; the real change is
 // listed with its diff and without the metadata noise.
