@@ -23,7 +23,20 @@ K8S_PROVIDER := $(PLUGIN_DIR)/pulumi-resource-kubernetes
 KUBE_CLUSTER := $(CACHE)/kube-cluster-$(KUBE_VERSION)-$(call key,tools/kube-cluster)/kube-cluster
 STATICCHECK := $(CACHE)/staticcheck-$(call key,tools/staticcheck)/staticcheck
 NPM_DIR := $(CACHE)/npm-$(call key,tools/npm)
+ACTIONLINT := $(CACHE)/actionlint-$(call key,tools/actionlint)/actionlint
 BIN := bin/konductor
+
+# The install tree the container image ships (`make dist`). The image build
+# adds -trimpath (GO_BUILD_FLAGS); locally it would recompile every package.
+DIST ?= dist
+GO_BUILD_FLAGS ?=
+# Pulumi's released aws and azure-native plugins, at the versions the SDKs in
+# go.mod request (`make cloud-plugins`: a download, run by the image build
+# only). A SHA-256 given here is checked.
+AWS_PROVIDER_VERSION := 6.83.4
+AZURE_NATIVE_PROVIDER_VERSION := 2.90.0
+AWS_PLUGIN_SHA256 ?=
+AZURE_NATIVE_PLUGIN_SHA256 ?=
 
 # Everything the binary and the tests need to find the pinned tools.
 export KONDUCTOR_PULUMI_ROOT := $(PULUMI_ROOT)
@@ -31,7 +44,7 @@ export KONDUCTOR_PLUGIN_PATH := $(PLUGIN_DIR)
 export KONDUCTOR_KUBE_CLUSTER := $(KUBE_CLUSTER)
 export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
 
-.PHONY: build tools demo test lint unit clean-cache
+.PHONY: build tools demo test lint unit clean-cache dist cloud-plugins coldstart
 
 build: $(BIN)
 
@@ -70,6 +83,39 @@ $(K8S_PROVIDER):
 $(STATICCHECK):
 	cd tools/staticcheck && $(GO) build -o $(STATICCHECK) honnef.co/go/tools/cmd/staticcheck
 
+$(ACTIONLINT):
+	cd tools/actionlint && $(GO) build -o $(ACTIONLINT) github.com/rhysd/actionlint/cmd/actionlint
+
+# The tree the image's final stage copies to /opt/konductor, laid out so that
+# `bin/konductor action` finds everything next to itself with no variable
+# set: bin/{konductor,konductor-baseline,pulumi} and plugins/. The pinned
+# tools are hard-linked from $(CACHE) where it shares the file system.
+dist: $(PULUMI) $(K8S_PROVIDER)
+	@test -n "$(DIST)"
+	rm -rf $(DIST)/bin $(DIST)/plugins
+	mkdir -p $(DIST)/bin $(DIST)/plugins
+	$(GO) build $(GO_BUILD_FLAGS) -ldflags "-s -w" -o $(DIST)/bin/konductor ./cmd/konductor
+	$(GO) build $(GO_BUILD_FLAGS) -ldflags "-s -w" -o $(DIST)/bin/konductor-baseline ./policies/baseline
+	ln -f $(PULUMI) $(DIST)/bin/pulumi 2>/dev/null || cp $(PULUMI) $(DIST)/bin/pulumi
+	ln -f $(K8S_PROVIDER) $(DIST)/plugins/ 2>/dev/null || cp $(K8S_PROVIDER) $(DIST)/plugins/
+
+# Adds the aws and azure-native plugins to $(DIST)/plugins with the tree's
+# own pulumi, which fetches the build for the platform it runs on.
+cloud-plugins:
+	home=$$(mktemp -d) && \
+	PULUMI_HOME=$$home $(DIST)/bin/pulumi plugin install resource aws $(AWS_PROVIDER_VERSION) --exact \
+	  $(if $(AWS_PLUGIN_SHA256),--checksum $(AWS_PLUGIN_SHA256)) && \
+	PULUMI_HOME=$$home $(DIST)/bin/pulumi plugin install resource azure-native $(AZURE_NATIVE_PROVIDER_VERSION) --exact \
+	  $(if $(AZURE_NATIVE_PLUGIN_SHA256),--checksum $(AZURE_NATIVE_PLUGIN_SHA256)) && \
+	cp $$home/plugins/resource-aws-v$(AWS_PROVIDER_VERSION)/pulumi-resource-aws \
+	   $$home/plugins/resource-azure-native-v$(AZURE_NATIVE_PROVIDER_VERSION)/pulumi-resource-azure-native $(DIST)/plugins/ && \
+	rm -rf $$home
+
+# Cold start of the dist tree's `konductor action`: process start to the first
+# engine call, median of several runs; prints the tree's size too.
+coldstart: dist
+	$(GO) run ./scripts/coldstart -dist $(DIST) -runs 9
+
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok in one
 # multi-call binary; `kube-cluster up` runs a local cluster for the tests.
 $(KUBE_CLUSTER):
@@ -104,10 +150,19 @@ demo: tools $(BIN)
 	sed -i -E "s/^(version|appVersion): .*/\1: $$v/" $$dst/Chart.yaml
 	$(BIN) preview --stack dev --cwd examples/platform
 
-lint: $(STATICCHECK)
+lint: $(STATICCHECK) $(ACTIONLINT)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	$(ACTIONLINT) .github/workflows/*.yml examples/workflows/*.yml
+	@# The examples again as if they used this checkout's action (`./`), so
+	@# actionlint checks their inputs and outputs against action.yml.
+	@for f in examples/workflows/*.yml; do \
+	  tmp=$$(mktemp -p examples/workflows .local-XXXXXX.yml); \
+	  sed 's#containercraft/konductor-action@v[0-9.]*#./#' $$f > $$tmp; \
+	  if ! $(ACTIONLINT) $$tmp; then rm -f $$tmp; echo "$$f: see above ($$tmp is $$f using ./)"; exit 1; fi; \
+	  rm -f $$tmp; \
+	done
 
 test: tools lint
 	$(GO) test -count=1 -timeout 60m ./...

@@ -43,9 +43,11 @@ const LocalStateDir = ".konductor/state"
 // Options configure an Engine.
 type Options struct {
 	// PulumiRoot is the dir holding bin/pulumi; empty: KONDUCTOR_PULUMI_ROOT,
-	// else `pulumi` on PATH.
+	// else the install tree konductor runs from (see InstallTree), else
+	// `pulumi` on PATH.
 	PulumiRoot string
-	// PluginPath is prepended to PATH so the engine finds provider plugins.
+	// PluginPath is prepended to PATH so the engine finds provider plugins;
+	// empty: KONDUCTOR_PLUGIN_PATH, else the install tree's plugins dir.
 	PluginPath string
 	// Environ is the environment the CLI runs with (KEY=value); nil uses
 	// the process's own. Tests pass a complete, private one.
@@ -82,6 +84,15 @@ func New(opts Options) (*Engine, error) {
 	if opts.PluginPath == "" {
 		opts.PluginPath = getenv(EnvPluginPath)
 	}
+	if opts.PulumiRoot == "" || opts.PluginPath == "" {
+		root, plugins := InstallTree()
+		if opts.PulumiRoot == "" {
+			opts.PulumiRoot = root
+		}
+		if opts.PluginPath == "" {
+			opts.PluginPath = plugins
+		}
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -96,6 +107,31 @@ func New(opts Options) (*Engine, error) {
 	}
 	log.Debug("pulumi CLI", "version", cmd.Version().String(), "root", opts.PulumiRoot)
 	return &Engine{cmd: cmd, opts: opts, vars: vars, getenv: getenv, log: log}, nil
+}
+
+// executable is os.Executable, replaced in tests.
+var executable = os.Executable
+
+// InstallTree finds the pinned tools shipped with konductor (`make dist`,
+// the container image): konductor and pulumi in <root>/bin, provider
+// plugins in <root>/plugins. It returns "" for what is not there, so a
+// binary built elsewhere falls back to PATH.
+func InstallTree() (root, plugins string) {
+	exe, err := executable()
+	if err != nil {
+		return "", ""
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = p
+	}
+	bin := filepath.Dir(exe)
+	if fi, err := os.Stat(filepath.Join(bin, "pulumi")); err == nil && !fi.IsDir() {
+		root = filepath.Dir(bin)
+	}
+	if fi, err := os.Stat(filepath.Join(filepath.Dir(bin), "plugins")); err == nil && fi.IsDir() {
+		plugins = filepath.Join(filepath.Dir(bin), "plugins")
+	}
+	return root, plugins
 }
 
 // Request is one operation on one stack.
