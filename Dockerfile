@@ -66,7 +66,7 @@ LABEL org.opencontainers.image.title="konductor-action" \
 # HOME (/github/home) and the output files are ours to write.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
  && git config --system --add safe.directory '*' \
  && groupadd --gid 1001 konductor \
  && useradd --uid 1001 --gid 1001 --create-home --shell /usr/sbin/nologin konductor
