@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,6 +61,9 @@ type Request struct {
 	PolicyPacks []string
 	// SettingsFile is the konductor.yaml to use; empty: the one in Dir.
 	SettingsFile string
+	// Progress receives the engine's progress text for this run (nil: the
+	// engine's own Progress).
+	Progress io.Writer
 }
 
 // Load validates a stack's configuration without running anything;
@@ -98,7 +102,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 		return nil, err
 	}
 	ereq := engine.Request{Operation: req.Operation, Stack: st, Program: prog, Refresh: req.Refresh,
-		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: packs.Configs}
+		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: packs.Configs, Progress: req.Progress}
 	if req.Operation == result.Up && len(ereq.PolicyPacks) > 0 {
 		// A mandatory violation must block a deploy before any resource is
 		// touched: during `up` the engine would apply the steps it reaches

@@ -10,10 +10,12 @@
 package action
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,6 +58,10 @@ const (
 	maxLockDelay       = time.Minute
 )
 
+// reportGrace is how long a cancelled run (SIGTERM) may still spend
+// reporting what it cancelled.
+const reportGrace = 10 * time.Second
+
 // NoStacksSection is the comment section that says a pull request affects
 // no stack. It sorts before stack names.
 const NoStacksSection = "0-no-stacks-affected"
@@ -82,16 +88,17 @@ type Deps struct {
 // run is one invocation's state.
 type run struct {
 	Deps
-	ctx   context.Context
-	in    *Inputs
-	out   *MaskWriter
-	log   *githubactions.Action // writes through the mask
-	mask  *Masker
-	plan  *plan.Plan
-	event *plan.Event
-	owner string
-	repo  string
-	dir   string // absolute work dir
+	ctx    context.Context
+	pubCtx context.Context // for reporting: outlives ctx by reportGrace
+	in     *Inputs
+	out    *MaskWriter
+	log    *githubactions.Action // writes through the mask
+	mask   *Masker
+	plan   *plan.Plan
+	event  *plan.Event
+	owner  string
+	repo   string
+	dir    string // absolute work dir
 	// settings is the config-file input made absolute; empty: the work
 	// dir's konductor.yaml.
 	settings string
@@ -111,7 +118,13 @@ func Run(ctx context.Context, d Deps) (err error) {
 	if d.LockTimeout <= 0 {
 		d.LockTimeout = DefaultLockTimeout
 	}
-	r := &run{Deps: d, ctx: ctx, mask: NewMasker()}
+	// Reporting outlives a cancelled run briefly, so the comment says the
+	// stacks were cancelled rather than keeping a stale preview.
+	pub, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(reportGrace, cancelPub) })
+	defer stop()
+	r := &run{Deps: d, ctx: ctx, pubCtx: pub, mask: NewMasker()}
 	r.out = r.mask.Writer(d.Stdout)
 	r.log = githubactions.New(githubactions.WithWriter(r.out), githubactions.WithGetenv(d.Action.Getenv))
 	defer func() {
@@ -164,29 +177,27 @@ func (r *run) main() error {
 	for _, s := range p.Stacks {
 		r.log.Infof("  %s: %s", s.Name, s.Reason)
 	}
-	if len(invalid) > 0 {
+	if len(invalid) == len(p.Stacks) {
 		return r.refuse(invalid)
 	}
 
-	results := make([]*result.Result, 0, len(p.Stacks))
-	var publishErrs []error
-	for _, sp := range p.Stacks {
-		var res *result.Result
-		if why, ok := notRun[sp.Name]; ok {
-			res = r.notRunResult(sp.Name, result.Failed, why)
-		} else {
-			res = r.runStack(sp)
-		}
-		res = r.mask.Result(res)
-		results = append(results, res)
-		if err := r.publish(sp, res); err != nil {
-			publishErrs = append(publishErrs, err)
-		}
-	}
+	results, publishErrs := r.runAll(notRun, invalid)
 	if err := r.outputs(results); err != nil {
 		publishErrs = append(publishErrs, err)
 	}
-	return r.verdict(results, publishErrs)
+	err = r.verdict(results, publishErrs)
+	if len(invalid) > 0 {
+		// Bad configuration is the user's to fix (exit 2) even though the
+		// valid stacks ran; their outcome is in the same message.
+		bad := slices.Sorted(maps.Keys(invalid))
+		msg := fmt.Sprintf("invalid configuration in %s (see its section); the other stacks ran", strings.Join(bad, ", "))
+		if err != nil {
+			msg += "; " + err.Error()
+		}
+		r.log.Errorf("%s", msg)
+		return badInput("%s", msg)
+	}
+	return err
 }
 
 // context reads the workflow's context.
@@ -416,34 +427,20 @@ func (r *run) nothingToDo() error {
 	return nil
 }
 
-// refuse reports stacks that cannot run because their configuration or
-// environment is wrong; nothing runs.
+// refuse reports that every planned stack cannot run because its
+// configuration or environment is wrong; nothing runs.
 func (r *run) refuse(invalid map[string]error) error {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range invalid {
-			if !yield(n) {
-				return
-			}
-		}
-	})
 	var all config.Errors
 	var results []*result.Result
 	var errs []error
-	for _, name := range names {
-		err := invalid[name]
-		text := strings.ReplaceAll(err.Error(), r.dir+string(filepath.Separator), "")
-		var ce config.Errors
-		if errors.As(err, &ce) {
-			all = append(all, ce...)
-		} else {
-			all = append(all, &config.FieldError{File: "Pulumi." + name + ".yaml", Reason: err.Error()})
-		}
-		res := r.mask.Result(r.notRunResult(name, result.Invalid, text))
+	for _, name := range slices.Sorted(maps.Keys(invalid)) {
+		res, ce := r.invalidResult(name, invalid[name])
+		all = append(all, ce...)
 		results = append(results, res)
-		r.log.WithFieldsMap(map[string]string{"title": name + " not run"}).Errorf("%s", text)
 		if err := r.publish(plan.StackPlan{Name: name, Reason: "invalid"}, res); err != nil {
 			errs = append(errs, err)
 		}
+		errs = append(errs, r.summary(r.summaryMarkdown(res)))
 	}
 	if err := errors.Join(append(errs, r.outputs(results))...); err != nil {
 		r.log.Errorf("%v", err)
@@ -452,26 +449,117 @@ func (r *run) refuse(invalid map[string]error) error {
 	return all
 }
 
+// invalidResult is the result of a stack whose configuration or
+// environment is wrong, and its errors; it logs the error.
+func (r *run) invalidResult(name string, err error) (*result.Result, config.Errors) {
+	text := strings.ReplaceAll(err.Error(), r.dir+string(filepath.Separator), "")
+	var ce config.Errors
+	if !errors.As(err, &ce) {
+		ce = config.Errors{&config.FieldError{File: "Pulumi." + name + ".yaml", Reason: err.Error()}}
+	}
+	r.log.WithFieldsMap(map[string]string{"title": name + " not run"}).Errorf("%s", text)
+	return r.mask.Result(r.notRunResult(name, result.Invalid, text)), ce
+}
+
 func (r *run) notRunResult(stack string, status result.Status, why string) *result.Result {
 	project, _ := config.ProjectName(r.dir)
 	return &result.Result{Project: project, Stack: stack, Operation: r.plan.Operation, Status: status,
 		Commit: r.plan.HeadSHA, Counts: map[result.Op]int{}, Error: why}
 }
 
-// runStack runs one stack inside a log group, waiting out a locked stack.
-func (r *run) runStack(sp plan.StackPlan) *result.Result {
-	p := r.plan
-	r.log.Group(sp.Name)
-	defer func() {
+// runAll runs the planned stacks, at most the parallel input at once, and
+// reports each: a stack whose configuration is invalid or that cannot run
+// gets its section without running, and one stack's failure never stops
+// the others. Each stack's log (the engine's progress included) is one
+// group: streamed live when stacks run one at a time, else held and
+// written whole when the stack finishes, so stacks never interleave. The
+// comment section is upserted as each stack finishes (sections are ordered
+// by name in the comment); the job summary and the results follow the
+// plan's order whatever the finishing order.
+func (r *run) runAll(notRun map[string]string, invalid map[string]error) ([]*result.Result, []error) {
+	stacks := r.plan.Stacks
+	results := make([]*result.Result, len(stacks))
+	var errs []error
+	summarized := 0
+	finish := func(i int, res *result.Result) {
+		results[i] = r.mask.Result(res)
+		if err := r.publish(stacks[i], results[i]); err != nil {
+			errs = append(errs, err)
+		}
+		for summarized < len(stacks) && results[summarized] != nil {
+			errs = append(errs, r.summary(r.summaryMarkdown(results[summarized])))
+			summarized++
+		}
+	}
+	var runnable []int
+	for i, sp := range stacks {
+		if err, ok := invalid[sp.Name]; ok {
+			res, _ := r.invalidResult(sp.Name, err)
+			finish(i, res)
+			continue
+		}
+		if why, ok := notRun[sp.Name]; ok {
+			finish(i, r.notRunResult(sp.Name, result.Failed, why))
+			continue
+		}
+		runnable = append(runnable, i)
+	}
+
+	if r.in.Parallel <= 1 || len(runnable) <= 1 {
+		for _, i := range runnable {
+			r.log.Group(stacks[i].Name)
+			res := r.runStack(stacks[i], r.out)
+			_ = r.out.Flush()
+			r.log.EndGroup()
+			finish(i, res)
+		}
+		return results, errs
+	}
+
+	type done struct {
+		i   int
+		res *result.Result
+		log *bytes.Buffer
+	}
+	finished := make(chan done)
+	slots := make(chan struct{}, r.in.Parallel)
+	for _, i := range runnable {
+		go func() {
+			var log bytes.Buffer
+			select {
+			case slots <- struct{}{}:
+			case <-r.ctx.Done():
+				finished <- done{i, r.notRunResult(stacks[i].Name, result.Failed, "cancelled before it started: "+r.ctx.Err().Error()), &log}
+				return
+			}
+			defer func() { <-slots }()
+			res := r.runStack(stacks[i], &log)
+			finished <- done{i, res, &log}
+		}()
+	}
+	r.log.Infof("running %d stacks, %d at a time", len(runnable), min(r.in.Parallel, len(runnable)))
+	for range runnable {
+		d := <-finished
+		sp, res := stacks[d.i], d.res
+		r.log.Group(fmt.Sprintf("%s (%s %s, %s)", sp.Name, res.Operation, res.Status, res.Duration.Round(100*time.Millisecond)))
+		_, _ = r.out.Write(d.log.Bytes())
 		_ = r.out.Flush()
 		r.log.EndGroup()
-	}()
+		finish(d.i, res)
+	}
+	return results, errs
+}
+
+// runStack runs one stack, waiting out a locked stack; its progress and
+// log lines go to log.
+func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
+	p := r.plan
 	rn, err := r.getRunner()
 	if err != nil {
 		return r.notRunResult(sp.Name, result.Failed, err.Error())
 	}
 	req := runner.Request{Operation: p.Operation, Dir: r.dir, Stack: sp.Name, Commit: p.HeadSHA, Refresh: p.Refresh,
-		PolicyPacks: r.policyPacks(), SettingsFile: r.settings}
+		PolicyPacks: r.policyPacks(), SettingsFile: r.settings, Progress: log}
 	deadline := r.Clock.Now().Add(r.LockTimeout)
 	delay := firstLockDelay
 	for {
@@ -490,7 +578,7 @@ func (r *run) runStack(sp plan.StackPlan) *result.Result {
 			res.Error = why + "\n" + res.Error
 			return res
 		}
-		r.log.Infof("stack %s is locked by another update; retrying in %s", sp.Name, delay)
+		fmt.Fprintf(log, "stack %s is locked by another update; retrying in %s\n", sp.Name, delay)
 		if err := r.Clock.Sleep(r.ctx, delay); err != nil {
 			return r.notRunResult(sp.Name, result.Failed, "cancelled while waiting for the stack lock: "+err.Error())
 		}
@@ -518,8 +606,8 @@ func (r *run) policyPacks() []string {
 	return out
 }
 
-// publish reports one stack's result: the comment section, the job
-// summary, annotations.
+// publish reports one stack's result: its comment section and
+// annotations (the job summary is written in plan order by runAll).
 func (r *run) publish(sp plan.StackPlan, res *result.Result) error {
 	var errs []error
 	if r.plan.PR != 0 {
@@ -534,11 +622,15 @@ func (r *run) publish(sp plan.StackPlan, res *result.Result) error {
 			}
 		}
 	}
-	full := report.Markdown(res, report.Options{Budget: report.SummaryLimit / max(1, 2*len(r.plan.Stacks)),
-		FullDiffAt: fmt.Sprintf("`konductor %s --stack %s --json`", res.Operation, res.Stack)})
-	errs = append(errs, r.summary(full))
 	r.annotate(res)
 	return errors.Join(errs...)
+}
+
+// summaryMarkdown is a stack's part of the job summary: the full report
+// within its share of the summary's budget.
+func (r *run) summaryMarkdown(res *result.Result) string {
+	return report.Markdown(res, report.Options{Budget: report.SummaryLimit / max(1, 2*len(r.plan.Stacks)),
+		FullDiffAt: fmt.Sprintf("`konductor %s --stack %s --json`", res.Operation, res.Stack)})
 }
 
 func (r *run) footer(reason string) string {
@@ -574,7 +666,7 @@ func (r *run) comment(stack, body string) error {
 	if hexRE.MatchString(r.plan.HeadSHA) {
 		sec.SHA = r.plan.HeadSHA
 	}
-	c, err := gh.UpsertSection(r.ctx, r.owner, r.repo, r.plan.PR, sec)
+	c, err := gh.UpsertSection(r.pubCtx, r.owner, r.repo, r.plan.PR, sec)
 	if err != nil {
 		return fmt.Errorf("pull request comment, section %s: %w", stack, err)
 	}
@@ -657,6 +749,8 @@ func (r *run) verdict(results []*result.Result, errs []error) error {
 	var failed, blocked []string
 	for _, res := range results {
 		switch {
+		case res.Status == result.Invalid:
+			// Reported as bad configuration by the caller.
 		case res.Status != result.Succeeded:
 			failed = append(failed, res.Stack)
 		case r.in.FailOnPolicy && res.MandatoryViolations() > 0:

@@ -371,10 +371,44 @@ func TestFailedStack(t *testing.T) {
 	}
 }
 
-// Bad configuration: exit 2, nothing runs, the pull request is told why.
-func TestInvalidConfig(t *testing.T) {
+// One stack's bad configuration: its section says what is wrong, the other
+// stack still runs and reports, and the run exits 2 (bad input).
+func TestInvalidConfigIsolated(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "dev", "prod")
+	h.changed("Pulumi.yaml")
+	h.prEvent("opened", headSHA, "acme/platform")
+	h.fake.invalid["dev"] = config.Errors{{File: h.workspace + "/Pulumi.dev.yaml", Line: 4, Path: "app:kubernetes.namespaces[0].name", Reason: "required"}}
+	err := h.run()
+	if !errors.Is(err, action.ErrBadInput) || !strings.Contains(err.Error(), "invalid configuration in dev") {
+		t.Fatalf("err = %v, want bad input naming dev", err)
+	}
+	if runs := h.fake.Runs(); len(runs) != 1 || runs[0].Stack != "prod" {
+		t.Errorf("runs = %v, want prod only", runs)
+	}
+	body := h.comment()
+	for _, w := range []string{"`dev` — preview invalid configuration", "Pulumi.dev.yaml:4: app:kubernetes.namespaces[0].name: required",
+		"`prod` — preview no changes"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("comment lacks %q:\n%s", w, body)
+		}
+	}
+	if strings.Contains(body, h.workspace) {
+		t.Errorf("comment shows the runner's absolute paths:\n%s", body)
+	}
+	var res map[string]action.StackResult
+	if err := json.Unmarshal([]byte(h.outputs()["result"]), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res["dev"].Status != result.Invalid || res["prod"].Status != result.Succeeded {
+		t.Errorf("result output = %+v", res)
+	}
+}
+
+// Every stack's configuration is bad: nothing runs, exit 2 with the errors.
+func TestInvalidConfigAll(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "dev")
 	h.changed("Pulumi.yaml")
 	h.prEvent("opened", headSHA, "acme/platform")
 	h.fake.invalid["dev"] = config.Errors{{File: h.workspace + "/Pulumi.dev.yaml", Line: 4, Path: "app:kubernetes.namespaces[0].name", Reason: "required"}}
@@ -386,12 +420,11 @@ func TestInvalidConfig(t *testing.T) {
 	if len(h.fake.Runs()) != 0 {
 		t.Errorf("ran with invalid config: %v", h.fake.Runs())
 	}
-	body := h.comment()
-	if !strings.Contains(body, "`dev` — preview invalid configuration") || !strings.Contains(body, "Pulumi.dev.yaml:4: app:kubernetes.namespaces[0].name: required") {
+	if body := h.comment(); !strings.Contains(body, "`dev` — preview invalid configuration") {
 		t.Errorf("comment = %s", body)
 	}
-	if strings.Contains(body, h.workspace) {
-		t.Errorf("comment shows the runner's absolute paths:\n%s", body)
+	if s := h.summary(); !strings.Contains(s, "`dev` — preview invalid configuration") {
+		t.Errorf("summary = %s", s)
 	}
 }
 

@@ -134,6 +134,9 @@ func (f *fakeRunner) Run(_ context.Context, req runner.Request) (*result.Result,
 	}
 	err := f.errs[req.Stack]
 	on, w := f.onRun, f.progress
+	if req.Progress != nil {
+		w = req.Progress
+	}
 	f.mu.Unlock()
 	if on != nil {
 		on(w, req)

@@ -145,6 +145,9 @@ type Request struct {
 	PolicyConfigs []string
 	// Refresh refreshes state from the cloud before the operation.
 	Refresh bool
+	// Progress receives this operation's progress text instead of
+	// Options.Progress: stacks run side by side each keep their own.
+	Progress io.Writer
 }
 
 // Env returns the environment the CLI runs with for a work dir: offline,
@@ -226,7 +229,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 
 	var stderr bytes.Buffer
 	progress := []io.Writer{}
-	if e.opts.Progress != nil {
+	if req.Progress != nil {
+		progress = append(progress, req.Progress)
+	} else if e.opts.Progress != nil {
 		progress = append(progress, e.opts.Progress)
 	}
 	errw := io.MultiWriter(append(progress, &stderr)...)

@@ -135,6 +135,21 @@ type run struct {
 // only, in the workspace, with fresh summary and output files.
 func (w *world) step(event string, payload []byte, env map[string]string) run {
 	w.t.Helper()
+	s := w.start(event, payload, env)
+	return s.wait()
+}
+
+// started is a step whose process is running.
+type started struct {
+	w              *world
+	cmd            *exec.Cmd
+	vars           map[string]string
+	stdout, stderr *bytes.Buffer
+}
+
+// start starts a step and returns at once.
+func (w *world) start(event string, payload []byte, env map[string]string) *started {
+	w.t.Helper()
 	tmp := w.t.TempDir()
 	eventPath := filepath.Join(tmp, "event.json")
 	if err := os.WriteFile(eventPath, payload, 0o644); err != nil {
@@ -159,19 +174,29 @@ func (w *world) step(event string, payload []byte, env map[string]string) run {
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := run{stdout: stdout.String(), stderr: stderr.String()}
+	s := &started{w: w, cmd: cmd, vars: vars, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	return s
+}
+
+// wait waits for the step to end.
+func (s *started) wait() run {
+	t := s.w.t
+	t.Helper()
+	err := s.cmd.Wait()
+	r := run{stdout: s.stdout.String(), stderr: s.stderr.String()}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
-	r.summary = read(w.t, vars["GITHUB_STEP_SUMMARY"])
-	r.outputs = read(w.t, vars["GITHUB_OUTPUT"])
+	r.summary = read(t, s.vars["GITHUB_STEP_SUMMARY"])
+	r.outputs = read(t, s.vars["GITHUB_OUTPUT"])
 	return r
 }
 

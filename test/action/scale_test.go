@@ -1,0 +1,160 @@
+package action_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// One stack's configuration is wrong: its section says so, the other stack
+// is previewed and reported, and the step exits 2.
+func TestInvalidStackIsolated(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{
+		"dev":  "config:\n  app:kubernetes:\n    enabled: true\n    namespaces:\n      - name: Not_Valid\n",
+		"prod": stackConfig("rendered/prod", "platform"),
+	})
+	w.changed("Pulumi.yaml")
+	r := w.step("pull_request", prPayload(t, "opened", shaA, "acme/platform"), map[string]string{"INPUT_PARALLEL": "2"})
+	if r.code != 2 || !strings.Contains(r.stderr, "invalid configuration in dev (see its section); the other stacks ran") {
+		t.Errorf("exit: %s", r)
+	}
+	contains(t, "comment", w.comment(),
+		"`dev` — preview invalid configuration", "app:kubernetes.namespaces[0].name",
+		"`prod` — preview has changes", "`kubernetes:core/v1:Namespace` **apps**")
+	contains(t, "summary", r.summary, "`dev` — preview invalid configuration", "`prod` — preview has changes")
+	if strings.Index(r.summary, "`dev`") > strings.Index(r.summary, "`prod`") {
+		t.Errorf("summary not in plan order:\n%s", r.summary)
+	}
+}
+
+var slowPack string
+
+// buildSlowPack builds testdata/slowpack once.
+func buildSlowPack(t *testing.T) string {
+	t.Helper()
+	if slowPack == "" {
+		out := filepath.Join(filepath.Dir(binary), "slowpack")
+		cmd := exec.Command("go", "build", "-o", out, "./test/action/testdata/slowpack")
+		cmd.Dir = filepath.Join("..", "..")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building slowpack: %v\n%s", err, b)
+		}
+		slowPack = out
+	}
+	return slowPack
+}
+
+// SIGTERM while two stacks are being deployed side by side: both updates
+// are cancelled (the engine interrupted, its lock released, no process
+// left behind), each section says so, the step fails; a rerun deploys both.
+func TestSIGTERMCancelsAllStacks(t *testing.T) {
+	t.Parallel()
+	stacks := []string{"dev", "prod"}
+	w := newWorld(t, map[string]string{"dev": stackConfig("rendered/dev", "dev"), "prod": stackConfig("rendered/prod", "prod")})
+	testenv := filepath.Join(w.workspace, "konductor.yaml")
+	if err := os.WriteFile(testenv, []byte("stacks:\n  dev: {branch: main}\n  prod: {branch: main}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	markers := t.TempDir()
+	env := map[string]string{
+		"GITHUB_SHA": pushSHA, "GITHUB_REF": "refs/heads/main",
+		"INPUT_PARALLEL": "2", "INPUT_POLICY-PACKS": buildSlowPack(t), "SLOWPACK_DIR": markers,
+	}
+	s := w.start("push", fixture(t, "push.main.json"), env)
+	// The pack holds each stack's deploy (after its policy preview) and
+	// says so: then both updates are under way.
+	deadline := time.Now().Add(3 * time.Minute)
+	for _, st := range stacks {
+		for {
+			if _, err := os.Stat(filepath.Join(markers, st+".waiting")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = s.cmd.Process.Kill()
+				t.Fatalf("%s's deploy never started:\n%s", st, s.wait())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if locks := lockFiles(t, w.state); len(locks) != 2 {
+		t.Errorf("lock files while both deploy = %v, want one per stack", locks)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan run)
+	go func() { stopped <- s.wait() }()
+	var r run
+	select {
+	case r = <-stopped:
+	case <-time.After(2 * time.Minute):
+		_ = s.cmd.Process.Kill()
+		t.Fatalf("konductor did not stop after SIGTERM")
+	}
+	if r.code != 1 {
+		t.Errorf("exit after SIGTERM: %s", r)
+	}
+	t.Logf("after SIGTERM: %s", r)
+	for _, st := range stacks {
+		contains(t, "summary after SIGTERM", r.summary, "`"+st+"` — up failed")
+	}
+	if n := strings.Count(r.summary, "cancelled"); n < 2 {
+		t.Errorf("the summary does not say both were cancelled:\n%s", r.summary)
+	}
+	if locks := lockFiles(t, w.state); len(locks) != 0 {
+		t.Errorf("locks left after cancelling: %v", locks)
+	}
+	if left := processesRunning(t, slowPack); len(left) > 0 {
+		t.Errorf("policy pack processes left running: %v", left)
+	}
+
+	r = w.step("push", fixture(t, "push.main.json"), env)
+	if r.code != 0 {
+		t.Fatalf("rerun: %s", r)
+	}
+	for _, st := range stacks {
+		contains(t, "rerun summary", r.summary, "`"+st+"` — up succeeded")
+		if _, err := os.Stat(filepath.Join(w.workspace, "rendered", st)); err != nil {
+			t.Errorf("%s was not deployed by the rerun: %v", st, err)
+		}
+	}
+}
+
+// lockFiles lists the file backend's update locks.
+func lockFiles(t *testing.T, state string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.WalkDir(filepath.Join(state, ".pulumi", "locks"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// processesRunning lists the pids whose executable is exe.
+func processesRunning(t *testing.T, exe string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && target == exe {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
