@@ -146,7 +146,9 @@ func (e *maskedError) Unwrap() error { return e.err }
 
 func (r *run) getenv(k string) string { return r.Action.Getenv(k) }
 
-func (r *run) main() error {
+// readPlan reads the inputs, the workflow's context and konductor.yaml, and
+// makes the plan; it writes nothing.
+func (r *run) readPlan() error {
 	in, err := ReadInputs(r.Action)
 	if err != nil {
 		return err
@@ -159,8 +161,26 @@ func (r *run) main() error {
 	if err != nil {
 		return err
 	}
-	if err := r.makePlan(settings); err != nil {
+	return r.makePlan(settings)
+}
+
+// Plan reads the inputs and the event exactly as Run does and returns the
+// plan; it runs and writes nothing (`konductor plan`). Deps.Stdout and
+// NewRunner are not used.
+func Plan(ctx context.Context, d Deps) (*plan.Plan, error) {
+	r := &run{Deps: d, ctx: ctx, pubCtx: ctx, mask: NewMasker()}
+	if err := r.readPlan(); err != nil {
+		return nil, err
+	}
+	return r.plan, nil
+}
+
+func (r *run) main() error {
+	if err := r.readPlan(); err != nil {
 		return err
+	}
+	if r.in.Command == CommandPlan {
+		return r.planOnly()
 	}
 
 	// Secrets first: nothing else is written before the masks.
@@ -185,7 +205,7 @@ func (r *run) main() error {
 	if err := r.outputs(results); err != nil {
 		publishErrs = append(publishErrs, err)
 	}
-	err = r.verdict(results, publishErrs)
+	err := r.verdict(results, publishErrs)
 	if len(invalid) > 0 {
 		// Bad configuration is the user's to fix (exit 2) even though the
 		// valid stacks ran; their outcome is in the same message.
@@ -296,6 +316,9 @@ func (r *run) makePlan(settings *config.Settings) error {
 		Event: ev, Settings: settings, Stacks: r.stacks, Command: r.in.Command, Only: r.in.Stacks,
 		AllowForkPreviews: r.in.AllowForkPreviews,
 	}
+	if in.Command == CommandPlan {
+		in.Command = plan.CommandAuto // the plan a run would make
+	}
 	if ws, err := filepath.Abs(orDot(r.getenv("GITHUB_WORKSPACE"))); err == nil {
 		if rel, err := filepath.Rel(ws, r.dir); err == nil {
 			in.WorkDir = filepath.ToSlash(rel)
@@ -395,6 +418,42 @@ func preflight(getenv func(string) string, dir, stack string) error {
 		}
 	}
 	return nil
+}
+
+// planOnly reports the plan and runs nothing (command: plan): the plan and
+// matrix outputs, the planned stacks in the job summary, and, for a pull
+// request that affects no stack, the same note a run leaves.
+func (r *run) planOnly() error {
+	p := r.plan
+	r.log.Infof("konductor plan: %s", p.Reason)
+	var errs []error
+	if p.NothingToDo {
+		errs = append(errs, r.nothingToDo())
+	} else {
+		var b strings.Builder
+		fmt.Fprintf(&b, "### Konductor plan\n\n%s: %s of %d stack%s.\n\n| stack | why |\n|---|---|\n", p.Reason, p.Operation, len(p.Stacks), plural(len(p.Stacks)))
+		for _, s := range p.Stacks {
+			r.log.Infof("  %s: %s", s.Name, s.Reason)
+			fmt.Fprintf(&b, "| `%s` | %s |\n", s.Name, markdownEsc.Replace(s.Reason))
+		}
+		errs = append(errs, r.summary(b.String()))
+	}
+	errs = append(errs, r.writeOutputs([][2]string{{OutputPlan, compactJSON(p)}, {OutputMatrix, compactJSON(p.Matrix())}}))
+	if err := errors.Join(errs...); err != nil {
+		if !errors.Is(err, ErrFailed) {
+			r.log.Errorf("%v", err)
+			err = fmt.Errorf("%w: %w", ErrFailed, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // nothingToDo reports a plan with nothing to run.

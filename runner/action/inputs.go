@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,10 @@ const (
 	InputFailOnPolicy      = "fail-on-policy"
 	InputParallel          = "parallel"
 )
+
+// CommandPlan is the command input that only plans: the plan and matrix
+// outputs for a job matrix of one stack per job; nothing runs.
+const CommandPlan = "plan"
 
 // Inputs are the action's inputs, parsed.
 type Inputs struct {
@@ -103,12 +108,9 @@ func ReadInputs(a *githubactions.Action) (*Inputs, error) {
 	if in.Command == "" {
 		in.Command = plan.CommandAuto
 	}
-	ok := false
-	for _, c := range plan.Commands {
-		ok = ok || in.Command == c
-	}
-	if !ok {
-		errs = append(errs, fmt.Errorf("input command: %q is not one of %s", in.Command, strings.Join(plan.Commands, ", ")))
+	commands := append(slices.Clone(plan.Commands), CommandPlan)
+	if !slices.Contains(commands, in.Command) {
+		errs = append(errs, fmt.Errorf("input command: %q is not one of %s", in.Command, strings.Join(commands, ", ")))
 	}
 	if in.WorkDir == "" {
 		in.WorkDir = "."

@@ -20,6 +20,9 @@ const (
 	OutputMandatoryViolations = "mandatory-violations"
 	OutputResult              = "result"
 	OutputStackOutputs        = "stack-outputs"
+	// OutputPlan and OutputMatrix are written by command: plan only.
+	OutputPlan   = "plan"
+	OutputMatrix = "matrix"
 )
 
 // StackResult is one stack's entry in the result output.
@@ -79,6 +82,12 @@ func (r *run) outputs(results []*result.Result) error {
 		{OutputResult, compactJSON(summary)},
 		{OutputStackOutputs, compactJSON(stackOutputs)},
 	}
+	return r.writeOutputs(kv)
+}
+
+// writeOutputs appends name=value lines to GITHUB_OUTPUT, masked, refusing
+// any value that is not one line.
+func (r *run) writeOutputs(kv [][2]string) error {
 	path := r.getenv("GITHUB_OUTPUT")
 	if path == "" {
 		return nil

@@ -178,28 +178,64 @@ type Input struct {
 
 // StackPlan is one stack to run and why.
 type StackPlan struct {
-	Name   string
-	Reason string
+	Name   string `json:"stack"`
+	Reason string `json:"reason"`
 	// AffectedPaths are the changed files that affect the stack, relative
 	// to the repository root (pull requests only).
-	AffectedPaths []string
+	AffectedPaths []string `json:"affectedPaths,omitempty"`
 }
 
-// Plan is what to run.
+// Plan is what to run. Its JSON form is what `konductor plan` prints.
 type Plan struct {
-	Operation result.Operation
+	Operation result.Operation `json:"operation,omitempty"`
 	// Refresh refreshes state from the cloud first.
-	Refresh bool
+	Refresh bool `json:"refresh"`
 	// Drift is a scheduled drift check: a preview with refresh whose
 	// changes are drift, and nothing is changed.
-	Drift  bool
-	Stacks []StackPlan
+	Drift  bool        `json:"drift"`
+	Stacks []StackPlan `json:"stacks"`
 	// Reason says why this plan, in a sentence for the log and summary.
-	Reason      string
-	NothingToDo bool
-	Fork        bool
-	PR          int
-	HeadSHA     string
+	Reason      string `json:"reason"`
+	NothingToDo bool   `json:"nothingToDo"`
+	Fork        bool   `json:"fork"`
+	PR          int    `json:"pullRequest,omitempty"`
+	HeadSHA     string `json:"headSha,omitempty"`
+}
+
+// MarshalJSON writes an empty stacks list as [], not null.
+func (p Plan) MarshalJSON() ([]byte, error) {
+	type plain Plan
+	if p.Stacks == nil {
+		p.Stacks = []StackPlan{}
+	}
+	return json.Marshal(plain(p))
+}
+
+// Matrix is a plan shaped for a GitHub Actions job matrix
+// (strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}): one job
+// per stack, each running the action with stacks: ${{ matrix.stack }}.
+type Matrix struct {
+	Include []MatrixEntry `json:"include"`
+}
+
+// MatrixEntry is one job of the matrix.
+type MatrixEntry struct {
+	Stack     string           `json:"stack"`
+	Operation result.Operation `json:"operation"`
+	Reason    string           `json:"reason"`
+}
+
+// Matrix returns the plan's matrix: empty (include: []) when there is
+// nothing to do.
+func (p *Plan) Matrix() Matrix {
+	m := Matrix{Include: []MatrixEntry{}}
+	if p.NothingToDo {
+		return m
+	}
+	for _, s := range p.Stacks {
+		m.Include = append(m.Include, MatrixEntry{Stack: s.Name, Operation: p.Operation, Reason: s.Reason})
+	}
+	return m
 }
 
 // StackNames returns the planned stacks' names.

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -336,5 +337,34 @@ func TestParseEvent(t *testing.T) {
 	}
 	if ev, err := plan.ParseEvent("schedule", nil, mainRef, envSHA); err != nil || ev.HeadSHA != envSHA {
 		t.Errorf("schedule without payload = %+v, %v", ev, err)
+	}
+}
+
+// The plan's JSON (konductor plan) and its matrix (--matrix, the matrix
+// output) have the shapes workflows read.
+func TestPlanJSONAndMatrix(t *testing.T) {
+	t.Parallel()
+	p := &plan.Plan{Operation: result.Preview, Reason: "pull request #2 opened", PR: 2, HeadSHA: "abc",
+		Stacks: []plan.StackPlan{{Name: "dev", Reason: "Pulumi.dev.yaml changed", AffectedPaths: []string{"Pulumi.dev.yaml"}}, {Name: "prod", Reason: "1 changed file under its paths", AffectedPaths: []string{"prod/a.yaml"}}}}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"operation":"preview","refresh":false,"drift":false,"stacks":[{"stack":"dev","reason":"Pulumi.dev.yaml changed","affectedPaths":["Pulumi.dev.yaml"]},` +
+		`{"stack":"prod","reason":"1 changed file under its paths","affectedPaths":["prod/a.yaml"]}],"reason":"pull request #2 opened","nothingToDo":false,"fork":false,"pullRequest":2,"headSha":"abc"}`
+	if string(b) != want {
+		t.Errorf("plan JSON\n%s\nwant\n%s", b, want)
+	}
+	b, _ = json.Marshal(p.Matrix())
+	if want := `{"include":[{"stack":"dev","operation":"preview","reason":"Pulumi.dev.yaml changed"},{"stack":"prod","operation":"preview","reason":"1 changed file under its paths"}]}`; string(b) != want {
+		t.Errorf("matrix %s, want %s", b, want)
+	}
+	none := &plan.Plan{NothingToDo: true, Reason: "nothing"}
+	b, _ = json.Marshal(none)
+	if !strings.Contains(string(b), `"stacks":[]`) {
+		t.Errorf("an empty plan's stacks are not []: %s", b)
+	}
+	if b, _ := json.Marshal(none.Matrix()); string(b) != `{"include":[]}` {
+		t.Errorf("empty matrix = %s", b)
 	}
 }

@@ -150,6 +150,12 @@ type started struct {
 // start starts a step and returns at once.
 func (w *world) start(event string, payload []byte, env map[string]string) *started {
 	w.t.Helper()
+	return w.startCommand([]string{"action"}, event, payload, env)
+}
+
+// startCommand starts the binary with args in a step's environment.
+func (w *world) startCommand(args []string, event string, payload []byte, env map[string]string) *started {
+	w.t.Helper()
 	tmp := w.t.TempDir()
 	eventPath := filepath.Join(tmp, "event.json")
 	if err := os.WriteFile(eventPath, payload, 0o644); err != nil {
@@ -169,7 +175,7 @@ func (w *world) start(event string, payload []byte, env map[string]string) *star
 	for k, v := range env {
 		vars[k] = v
 	}
-	cmd := exec.Command(binary, "action")
+	cmd := exec.Command(binary, args...)
 	cmd.Dir = w.workspace
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -1,6 +1,7 @@
 package action_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/containercraft/konductor-action/test/testenv"
 )
 
 // One stack's configuration is wrong: its section says so, the other stack
@@ -57,8 +60,8 @@ func TestSIGTERMCancelsAllStacks(t *testing.T) {
 	t.Parallel()
 	stacks := []string{"dev", "prod"}
 	w := newWorld(t, map[string]string{"dev": stackConfig("rendered/dev", "dev"), "prod": stackConfig("rendered/prod", "prod")})
-	testenv := filepath.Join(w.workspace, "konductor.yaml")
-	if err := os.WriteFile(testenv, []byte("stacks:\n  dev: {branch: main}\n  prod: {branch: main}\n"), 0o644); err != nil {
+	settings := filepath.Join(w.workspace, "konductor.yaml")
+	if err := os.WriteFile(settings, []byte("stacks:\n  dev: {branch: main}\n  prod: {branch: main}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	markers := t.TempDir()
@@ -157,4 +160,77 @@ func processesRunning(t *testing.T, exe string) []int {
 		}
 	}
 	return out
+}
+
+// The matrix fan-out: `konductor plan --matrix` (and the action's command:
+// plan, its matrix output) lists the affected stacks; each entry then runs
+// as its own process, as a matrix job does, all at once on one pull
+// request: one comment holds every planned stack's section.
+func TestMatrixFanOut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{
+		"dev": stackConfig("rendered/dev", "dev"), "prod": stackConfig("rendered/prod", "prod"), "qa": stackConfig("rendered/qa", "qa"),
+	})
+	testenv.Write(t, filepath.Join(w.workspace, "konductor.yaml"),
+		"stacks:\n  dev: {paths: [\"dev/**\"]}\n  prod: {paths: [\"prod/**\", \"shared/**\"]}\n  qa: {paths: [\"qa/**\"]}\n")
+	w.changed("dev/values.yaml", "shared/labels.yaml", "prod/values.yaml", "README.md")
+	payload := prPayload(t, "opened", shaA, "acme/platform")
+
+	s := w.startCommand([]string{"plan", "--matrix"}, "pull_request", payload, nil)
+	r := s.wait()
+	if r.code != 0 {
+		t.Fatalf("plan --matrix: %s", r)
+	}
+	const want = `{"include":[{"stack":"dev","operation":"preview","reason":"1 changed file under its paths"},` +
+		`{"stack":"prod","operation":"preview","reason":"2 changed files under its paths"}]}` + "\n"
+	if r.stdout != want {
+		t.Fatalf("plan --matrix printed\n%s\nwant\n%s", r.stdout, want)
+	}
+	var matrix struct {
+		Include []struct{ Stack, Operation string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &matrix); err != nil {
+		t.Fatal(err)
+	}
+
+	r = w.startCommand([]string{"plan"}, "pull_request", payload, nil).wait()
+	var p struct {
+		Operation string
+		Stacks    []struct {
+			Stack         string
+			AffectedPaths []string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || r.code != 0 {
+		t.Fatalf("plan: %v\n%s", err, r)
+	}
+	if len(p.Stacks) != 2 || p.Operation != "preview" || strings.Join(p.Stacks[1].AffectedPaths, ",") != "shared/labels.yaml,prod/values.yaml" {
+		t.Errorf("plan = %+v", p)
+	}
+
+	// The action's command: plan gives the same matrix as a step output.
+	r = w.step("pull_request", payload, map[string]string{"INPUT_COMMAND": "plan"})
+	if r.code != 0 || r.outputMap(t)["matrix"]+"\n" != want {
+		t.Errorf("command plan: %s", r)
+	}
+	contains(t, "plan summary", r.summary, "| `dev` | 1 changed file under its paths |")
+	if len(w.comments()) != 0 {
+		t.Errorf("planning commented on the pull request")
+	}
+
+	jobs := make([]*started, len(matrix.Include))
+	for i, e := range matrix.Include {
+		jobs[i] = w.start("pull_request", payload, map[string]string{"INPUT_STACKS": e.Stack})
+	}
+	for i, j := range jobs {
+		if r := j.wait(); r.code != 0 {
+			t.Errorf("job %s: %s", matrix.Include[i].Stack, r)
+		}
+	}
+	body := w.comment()
+	contains(t, "comment", body, "<!-- konductor:section:dev:begin", "`dev` — preview has changes",
+		"<!-- konductor:section:prod:begin", "`prod` — preview has changes")
+	if strings.Contains(body, "section:qa") {
+		t.Errorf("qa is not affected but has a section:\n%s", body)
+	}
 }

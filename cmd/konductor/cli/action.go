@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 
 	"github.com/sethvargo/go-githubactions"
@@ -32,11 +33,9 @@ policy violation failed the run, 2 bad input or configuration.`,
 // runAction builds the real dependencies from the environment.
 func runAction(ctx context.Context, g *globals) error {
 	return action.Run(ctx, action.Deps{
-		Action: githubactions.New(githubactions.WithWriter(g.stdout)),
-		Stdout: g.stdout,
-		NewGitHub: func(token, apiURL string) (github.API, error) {
-			return github.New(token, apiURL, github.WithLogger(g.log))
-		},
+		Action:    githubactions.New(githubactions.WithWriter(g.stdout)),
+		Stdout:    g.stdout,
+		NewGitHub: g.newGitHub,
 		NewRunner: func(progress io.Writer) (action.Runner, error) {
 			eng, err := engine.New(engine.Options{Log: g.log, Progress: progress})
 			if err != nil {
@@ -45,4 +44,47 @@ func runAction(ctx context.Context, g *globals) error {
 			return newRunner(eng, g), nil
 		},
 	})
+}
+
+// newGitHub is the GitHub client of the action and plan commands.
+func (g *globals) newGitHub(token, apiURL string) (github.API, error) {
+	return github.New(token, apiURL, github.WithLogger(g.log))
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var matrix bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Print the plan for the workflow's event as JSON: stacks, operation, why, affected paths",
+		Long: `Print what ` + "`konductor action`" + ` would run for the workflow's event, as JSON, and
+run nothing. It reads the same environment as the action: the context
+(GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_WORKSPACE,
+GITHUB_API_URL; a pull request's changed files come from the GitHub API) and
+the inputs (INPUT_COMMAND, INPUT_STACKS, INPUT_WORK-DIR, INPUT_CONFIG-FILE,
+INPUT_ALLOW-FORK-PREVIEWS, INPUT_GITHUB-TOKEN or GITHUB_TOKEN).
+
+--matrix prints one line shaped for a job matrix,
+{"include":[{"stack":"dev","operation":"preview","reason":"..."}]}, for
+strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }} with one job per
+stack running the action with stacks: ${{ matrix.stack }}. The action's
+command: plan writes the same JSON to its matrix output.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := action.Plan(cmd.Context(), action.Deps{
+				Action:    githubactions.New(githubactions.WithWriter(io.Discard)),
+				NewGitHub: g.newGitHub,
+			})
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(g.stdout)
+			if matrix {
+				return enc.Encode(p.Matrix())
+			}
+			enc.SetIndent("", "  ")
+			return enc.Encode(p)
+		},
+	}
+	cmd.Flags().BoolVar(&matrix, "matrix", false, "print the GitHub Actions job matrix (one line) instead of the plan")
+	return cmd
 }
