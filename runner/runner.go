@@ -101,8 +101,20 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	configs := packs.Configs
+	if len(configs) > 0 {
+		// The CLI takes no pack config or one per pack: the packs passed
+		// in the request run with their defaults.
+		for i := range req.PolicyPacks {
+			cfg := filepath.Join(tmp, fmt.Sprintf("policy-config-request-%d.json", i))
+			if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+				return nil, err
+			}
+			configs = append(configs, cfg)
+		}
+	}
 	ereq := engine.Request{Operation: req.Operation, Stack: st, Program: prog, Refresh: req.Refresh,
-		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: packs.Configs, Progress: req.Progress}
+		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: configs, Progress: req.Progress}
 	if req.Operation == result.Up && len(ereq.PolicyPacks) > 0 {
 		// A mandatory violation must block a deploy before any resource is
 		// touched: during `up` the engine would apply the steps it reaches
