@@ -1,6 +1,7 @@
 package action_test
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -88,16 +89,22 @@ func TestActionYMLMatchesTheCode(t *testing.T) {
 		}
 	}
 
-	// A pull request preview and a push deploy, recording what is read.
+	// A push deploy, and a pull request with each command the code accepts
+	// (some outputs belong to one command), recording what is read.
 	var mu sync.Mutex
 	read := map[string]bool{}
 	written := map[string]bool{}
-	for _, event := range []string{"pull_request", "push"} {
+	flows := []string{"push"}
+	for _, c := range acceptedCommands(t) {
+		flows = append(flows, "pull_request "+c)
+	}
+	for _, flow := range flows {
 		h := newHarness(t, "dev")
 		h.file("konductor.yaml", "stacks:\n  dev:\n    branch: main\n")
 		h.fake.results["dev"] = []*result.Result{{Project: "app", Stack: "dev", Status: result.Succeeded,
 			Counts: map[result.Op]int{result.OpCreate: 1}, Outputs: map[string]result.Output{"url": {Value: `"https://dev"`}}}}
-		if event == "pull_request" {
+		if event, command, ok := strings.Cut(flow, " "); ok && event == "pull_request" {
+			h.env[inputEnv(action.InputCommand)] = command
 			h.changed("Pulumi.dev.yaml")
 			h.prEvent("opened", headSHA, "acme/platform")
 		} else {
@@ -114,17 +121,36 @@ func TestActionYMLMatchesTheCode(t *testing.T) {
 			return h.env[k]
 		}))
 		if err := action.Run(t.Context(), d); err != nil {
-			t.Fatalf("%s: %v\n%s", event, err, h.stdout)
-		}
-		if len(h.fake.Runs()) != 1 {
-			t.Fatalf("%s ran %d stacks, want 1", event, len(h.fake.Runs()))
+			t.Fatalf("%s: %v\n%s", flow, err, h.stdout)
 		}
 		for name := range h.outputs() {
 			written[name] = true
 		}
 	}
+	if len(flows) < 3 || len(written) == 0 {
+		t.Fatalf("flows %v wrote outputs %v: the check would prove nothing", flows, written)
+	}
 	diff(t, "input (INPUT_* variable)", declaredIn, "declared in action.yml", keys(read), "read by the code")
 	diff(t, "output", declaredOut, "declared in action.yml", keys(written), "written by the code")
+}
+
+// acceptedCommands are the command input's values, as the code's own
+// refusal of an unknown one lists them.
+func acceptedCommands(t *testing.T) []string {
+	t.Helper()
+	_, err := action.ReadInputs(githubactions.New(githubactions.WithWriter(io.Discard),
+		githubactions.WithGetenv(func(k string) string {
+			if k == inputEnv(action.InputCommand) {
+				return "no-such-command"
+			}
+			return ""
+		})))
+	_, list, ok := strings.Cut(fmt.Sprint(err), "is not one of ")
+	if !ok {
+		t.Fatalf("an unknown command is not refused with the list of commands: %v", err)
+	}
+	list, _, _ = strings.Cut(list, "\n")
+	return strings.Split(list, ", ")
 }
 
 // The defaults in action.yml mean what the code does when an input is
