@@ -321,7 +321,8 @@ func (h *harness) outputs() map[string]string {
 func parseOutputs(t *testing.T, text string) map[string]string {
 	t.Helper()
 	known := map[string]bool{action.OutputHasChanges: true, action.OutputHasDestroy: true, action.OutputPolicyViolations: true,
-		action.OutputMandatoryViolations: true, action.OutputResult: true, action.OutputStackOutputs: true}
+		action.OutputMandatoryViolations: true, action.OutputResult: true, action.OutputStackOutputs: true,
+		action.OutputPlan: true, action.OutputMatrix: true}
 	out := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(nil, 1<<20)
