@@ -102,14 +102,13 @@ dist: $(PULUMI) $(K8S_PROVIDER)
 # Adds the aws and azure-native plugins to $(DIST)/plugins with the tree's
 # own pulumi, which fetches the build for the platform it runs on.
 cloud-plugins:
-	home=$$(mktemp -d) && \
+	home=$$(mktemp -d) && trap 'rm -rf "$$home"' EXIT && \
 	PULUMI_HOME=$$home $(DIST)/bin/pulumi plugin install resource aws $(AWS_PROVIDER_VERSION) --exact \
 	  $(if $(AWS_PLUGIN_SHA256),--checksum $(AWS_PLUGIN_SHA256)) && \
 	PULUMI_HOME=$$home $(DIST)/bin/pulumi plugin install resource azure-native $(AZURE_NATIVE_PROVIDER_VERSION) --exact \
 	  $(if $(AZURE_NATIVE_PLUGIN_SHA256),--checksum $(AZURE_NATIVE_PLUGIN_SHA256)) && \
 	cp $$home/plugins/resource-aws-v$(AWS_PROVIDER_VERSION)/pulumi-resource-aws \
-	   $$home/plugins/resource-azure-native-v$(AZURE_NATIVE_PROVIDER_VERSION)/pulumi-resource-azure-native $(DIST)/plugins/ && \
-	rm -rf $$home
+	   $$home/plugins/resource-azure-native-v$(AZURE_NATIVE_PROVIDER_VERSION)/pulumi-resource-azure-native $(DIST)/plugins/
 
 # Cold start of the dist tree's `konductor action`: process start to the first
 # engine call, median of several runs; prints the tree's size too.
