@@ -4,8 +4,9 @@
 // variables with action.yml's defaults. No KONDUCTOR_* variable, no Go, no
 // project files: everything it needs must come from the tree.
 //
-// The tree is KONDUCTOR_DIST when set, else built by `make dist` into a
-// temporary dir (the same recipe the Dockerfile runs).
+// The tree is KONDUCTOR_DIST when set (a dist/ or an image's /opt/konductor),
+// else built by `make dist` into a temporary dir, the recipe the Dockerfile
+// runs; a second test checks that the Dockerfile ships that tree.
 package dist_test
 
 import (
