@@ -5,7 +5,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
@@ -164,26 +162,7 @@ func (r *Runner) Secrets(ctx context.Context, dir, stack string) ([]string, erro
 	if r.Engine == nil {
 		return nil, errors.New("runner: no engine")
 	}
-	env, err := r.Engine.Env(dir)
-	if err != nil {
-		return nil, err
-	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: env[engine.EnvPulumiRoot], SkipVersionCheck: true})
-	if err != nil {
-		return nil, fmt.Errorf("pulumi CLI: %w", err)
-	}
-	// Creating a new stack may write an encryption salt into the file; a
-	// preview must leave the user's files as they are.
-	defer func() {
-		if now, err := os.ReadFile(file); err == nil && !bytes.Equal(now, orig) {
-			_ = os.WriteFile(file, orig, 0o644)
-		}
-	}()
-	s, err := auto.UpsertStackLocalSource(ctx, stack, dir, auto.Pulumi(cmd), auto.EnvVars(env))
-	if err != nil {
-		return nil, fmt.Errorf("stack %s: %w", stack, err)
-	}
-	all, err := s.GetAllConfig(ctx)
+	all, err := r.Engine.Config(ctx, dir, stack)
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: decrypting its secret config: %w", stack, err)
 	}

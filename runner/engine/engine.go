@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -57,13 +58,18 @@ type Options struct {
 	Log      *slog.Logger
 }
 
-// Engine runs operations. One Engine serves many stacks.
+// Engine runs operations. One Engine serves many stacks, at once too, and
+// pays once for what they share: the CLI is resolved (`pulumi version`)
+// once, and a stack is selected or created (`pulumi stack select`) once per
+// process however many operations run on it.
 type Engine struct {
 	cmd    auto.PulumiCommand
 	opts   Options
 	vars   map[string]string
 	getenv func(string) string
 	log    *slog.Logger
+	// selected holds the stacks (backend, work dir, name) known to exist.
+	selected sync.Map
 }
 
 // New resolves the Pulumi CLI once.
@@ -207,8 +213,8 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 			defer restore(st.File, orig)
 		}
 	}
-	stack, err := auto.UpsertStackInlineSource(ctx, st.Name, st.Project, req.Program,
-		auto.Pulumi(e.cmd), auto.WorkDir(st.Dir), auto.EnvVars(env))
+	// The work dir holds the user's Pulumi.yaml: the workspace reads it.
+	stack, err := e.stack(ctx, st.Dir, st.Name, env, auto.Program(req.Program))
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", st.Name, classify(err))
 	}
@@ -304,6 +310,52 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 	return r, nil
 }
 
+// stack returns the stack in a workspace on dir, creating it if needed; a
+// stack this Engine already selected is not selected again.
+func (e *Engine) stack(ctx context.Context, dir, name string, env map[string]string, opts ...auto.LocalWorkspaceOption) (auto.Stack, error) {
+	opts = append(opts, auto.Pulumi(e.cmd), auto.WorkDir(dir), auto.EnvVars(env))
+	ws, err := auto.NewLocalWorkspace(ctx, opts...)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	key := env[EnvBackendURL] + "\x00" + dir + "\x00" + name
+	if _, ok := e.selected.Load(key); ok {
+		return auto.SelectStack(ctx, name, selectedWorkspace{ws})
+	}
+	s, err := auto.UpsertStack(ctx, name, ws)
+	if err == nil {
+		e.selected.Store(key, true)
+	}
+	return s, err
+}
+
+// selectedWorkspace is a workspace whose stack is known to exist: every
+// operation names its stack (--stack), so selecting it again would only
+// start the CLI for nothing.
+type selectedWorkspace struct{ auto.Workspace }
+
+func (selectedWorkspace) SelectStack(context.Context, string) error { return nil }
+
+// Config returns the stack's config with secrets decrypted by its secrets
+// provider (selecting the stack, or creating it as an operation would). It
+// leaves the stack file as it was: creating a stack may write an
+// encryption salt into it.
+func (e *Engine) Config(ctx context.Context, dir, stack string) (auto.ConfigMap, error) {
+	env, err := e.Env(dir)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	if orig, err := os.ReadFile(file); err == nil {
+		defer restore(file, orig)
+	}
+	s, err := e.stack(ctx, dir, stack, env)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", stack, classify(err))
+	}
+	return s.GetAllConfig(ctx)
+}
+
 // Remove deletes a stack and its state (used by tests and `destroy --remove`).
 func (e *Engine) Remove(ctx context.Context, st *config.Stack) error {
 	env, err := e.Env(st.Dir)
@@ -314,6 +366,7 @@ func (e *Engine) Remove(ctx context.Context, st *config.Stack) error {
 	if err != nil {
 		return err
 	}
+	e.selected.Delete(env[EnvBackendURL] + "\x00" + st.Dir + "\x00" + st.Name)
 	return ws.RemoveStack(ctx, st.Name)
 }
 

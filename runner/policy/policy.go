@@ -18,6 +18,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/containercraft/konductor-action/policies/rules"
 	"github.com/containercraft/konductor-action/runner/config"
@@ -250,20 +251,35 @@ func build(ctx context.Context, name, dir string, opts Options) (string, error) 
 		cache = filepath.Join(c, "konductor", "packs")
 	}
 	bin := filepath.Join(cache, sum[:16], packName(name))
+	// Stacks run side by side share one build: the others wait for it.
+	mu, _ := building.LoadOrStore(bin, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin+".tmp", ".")
+	// A temp name of its own, so another process building the same pack
+	// never renames a half-written file into place.
+	tmp, err := os.CreateTemp(filepath.Dir(bin), packName(name)+".*.tmp")
+	if err != nil {
+		return "", err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", tmp.Name(), ".")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("policy pack %s failed to build: %v\n%s", name, err, strings.TrimSpace(string(out)))
 	}
-	return bin, os.Rename(bin+".tmp", bin)
+	return bin, os.Rename(tmp.Name(), bin)
 }
+
+// building serialises the builds of one pack binary within the process.
+var building sync.Map
 
 func hashDir(dir string) (string, error) {
 	h := sha256.New()

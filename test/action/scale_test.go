@@ -234,3 +234,77 @@ func TestMatrixFanOut(t *testing.T) {
 		t.Errorf("qa is not affected but has a section:\n%s", body)
 	}
 }
+
+// countingCLI is a KONDUCTOR_PULUMI_ROOT whose bin/pulumi records each
+// invocation (its subcommand) in a log, then runs the pinned CLI.
+func countingCLI(t *testing.T) (root, log string) {
+	t.Helper()
+	root = t.TempDir()
+	log = filepath.Join(t.TempDir(), "calls")
+	script := "#!/bin/sh\necho \"$*\" >> " + log + "\nexec " + filepath.Join(testenv.PulumiRoot(t), "bin", "pulumi") + " \"$@\"\n"
+	testenv.Write(t, filepath.Join(root, "bin", "pulumi"), script)
+	if err := os.Chmod(filepath.Join(root, "bin", "pulumi"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, log
+}
+
+// cliCalls counts the logged invocations by subcommand ("stack select").
+func cliCalls(t *testing.T, log string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(read(t, log)), "\n") {
+		f := strings.Fields(strings.TrimPrefix(l, "--non-interactive "))
+		switch {
+		case len(f) == 0:
+		case f[0] == "stack" && len(f) > 1:
+			n["stack "+f[1]]++
+		default:
+			n[f[0]]++
+		}
+	}
+	return n
+}
+
+// Two stacks deployed at once, each with an encrypted config value: what
+// they share is paid once. The CLI is resolved once (pulumi version) and
+// each stack selected once, although each is read for its secrets, then
+// previewed with the policies, then deployed.
+func TestSharedSetupPaidOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"dev": stackConfig("rendered/dev", "dev"), "prod": stackConfig("rendered/prod", "prod")})
+	testenv.Write(t, filepath.Join(w.workspace, "konductor.yaml"), "stacks:\n  dev: {branch: main}\n  prod: {branch: main}\n")
+	for _, s := range []string{"dev", "prod"} {
+		testenv.Pulumi(t, w.workspace, w.getenv, "config", "set", "--stack", s, "--secret", "--path", "kubernetes.namespaces[0].annotations.token", "tok-"+s+"-9f1")
+	}
+	root, log := countingCLI(t)
+	r := w.step("push", fixture(t, "push.main.json"), map[string]string{
+		"GITHUB_SHA": pushSHA, "GITHUB_REF": "refs/heads/main", "INPUT_PARALLEL": "2", "KONDUCTOR_PULUMI_ROOT": root,
+	})
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	contains(t, "summary", r.summary, "`dev` — up succeeded", "`prod` — up succeeded")
+	calls := cliCalls(t, log)
+	if calls["version"] != 1 || calls["stack select"] != 2 || calls["config"] != 2 || calls["preview"] != 2 || calls["up"] != 2 {
+		t.Errorf("CLI calls = %v, want version 1, stack select 2 (once per stack), config 2, preview 2, up 2", calls)
+	}
+}
+
+// P4's premise: a pull request that affects no stack starts no engine, not
+// even the CLI's version check.
+func TestNoOpPullRequestStartsNoEngine(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"dev": stackConfig("rendered/dev", "platform")})
+	testenv.Write(t, filepath.Join(w.workspace, "konductor.yaml"), "stacks:\n  dev:\n    paths: [\"infra/**\"]\n")
+	w.changed("README.md")
+	root, log := countingCLI(t)
+	r := w.step("pull_request", prPayload(t, "opened", shaA, "acme/platform"), map[string]string{"KONDUCTOR_PULUMI_ROOT": root})
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	contains(t, "comment", w.comment(), "No stacks affected")
+	if calls := read(t, log); calls != "" {
+		t.Errorf("the Pulumi CLI ran for a no-op pull request:\n%s", calls)
+	}
+}
