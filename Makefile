@@ -44,7 +44,7 @@ export KONDUCTOR_PLUGIN_PATH := $(PLUGIN_DIR)
 export KONDUCTOR_KUBE_CLUSTER := $(KUBE_CLUSTER)
 export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
 
-.PHONY: build tools demo test lint unit clean-cache dist cloud-plugins coldstart
+.PHONY: build tools demo test lint unit clean-cache dist cloud-plugins coldstart bench
 
 build: $(BIN)
 
@@ -165,6 +165,15 @@ lint: $(STATICCHECK) $(ACTIONLINT)
 
 test: tools lint
 	$(GO) test -count=1 -timeout 60m ./...
+
+# Scale benchmarks (docs/performance.md): P2 rendering, P1 runner overhead
+# against a bare Automation-API program, P3 one to eight stacks in one run
+# with peak memory, P4 a no-op pull request. Figures, never assertions; each
+# ratio is measured side by side in the same iterations.
+BENCHTIME ?= 5x
+bench: tools
+	$(GO) test ./runner/report -run '^$$' -bench Render10k -benchmem
+	$(GO) test ./test/action -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 90m
 
 clean-cache:
 	rm -rf $(CACHE)

@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 
 // world is one repository checkout, its fake GitHub and its backend.
 type world struct {
-	t         *testing.T
+	t         testing.TB
 	srv       *fakegithub.Server
 	workspace string
 	state     string
@@ -70,7 +70,7 @@ type world struct {
 	getenv    func(string) string
 }
 
-func newWorld(t *testing.T, stacks map[string]string) *world {
+func newWorld(t testing.TB, stacks map[string]string) *world {
 	t.Helper()
 	ws := t.TempDir()
 	testenv.Write(t, filepath.Join(ws, "Pulumi.yaml"), "name: app\nruntime: go\n")
@@ -82,7 +82,7 @@ func newWorld(t *testing.T, stacks map[string]string) *world {
 
 // newWorldIn makes a world of the repository checked out in ws, with a
 // state backend holding each of its stacks.
-func newWorldIn(t *testing.T, ws string) *world {
+func newWorldIn(t testing.TB, ws string) *world {
 	t.Helper()
 	pluginPath := testenv.PluginPath(t)
 	stacks, err := filepath.Glob(filepath.Join(ws, "Pulumi.*.yaml"))
@@ -206,7 +206,7 @@ func (s *started) wait() run {
 	return r
 }
 
-func read(t *testing.T, p string) string {
+func read(t testing.TB, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -238,7 +238,7 @@ func (r run) outputMap(t *testing.T) map[string]string {
 
 // prPayload is GitHub's documented pull_request payload with the action,
 // head commit and head repository set.
-func prPayload(t *testing.T, action, sha, headRepo string) []byte {
+func prPayload(t testing.TB, action, sha, headRepo string) []byte {
 	t.Helper()
 	var p map[string]any
 	if err := json.Unmarshal(fixture(t, "pull_request.opened.json"), &p); err != nil {
@@ -258,7 +258,7 @@ func prPayload(t *testing.T, action, sha, headRepo string) []byte {
 	return b
 }
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testdata, name))
 	if err != nil {
