@@ -279,22 +279,8 @@ func everything(c *awsmod.Config) {
 func TestTagsOnEveryTaggableResourceAndNowhereElse(t *testing.T) {
 	t.Parallel()
 	r := deploy(t, config(everything))
-	want := metadatatest.Facts().AWSTags(awsmod.Name)
+	metadatatest.CheckTags(t, r.Mocks, metadatatest.Facts().AWSTags(awsmod.Name))
 	for _, res := range r.Resources() {
-		tags, has := res.Inputs["tags"]
-		if !metadata.TakesTags(res.Type) {
-			if has {
-				t.Errorf("%s (%s) takes no tags but got %v", res.Name, res.Type, tags)
-			}
-			continue
-		}
-		got := map[string]string{}
-		for k, v := range tags.ObjectValue() {
-			got[string(k)] = v.StringValue()
-		}
-		if !maps.Equal(got, want) {
-			t.Errorf("%s (%s) tags:\n got %v\nwant %v", res.Name, res.Type, got, want)
-		}
 		if _, ok := res.Inputs["tagsAll"]; ok {
 			t.Errorf("%s: tagsAll is the provider's to compute", res.Name)
 		}

@@ -169,23 +169,7 @@ func TestDeployWithoutStorage(t *testing.T) {
 func TestTagsOnEveryTaggableResourceAndNowhereElse(t *testing.T) {
 	t.Parallel()
 	r := deploy(t, config(withContainers))
-	want := metadatatest.Facts().AzureTags(azuremod.Name)
-	for _, res := range r.Resources() {
-		tags, has := res.Inputs["tags"]
-		if !metadata.TakesTags(res.Type) {
-			if has {
-				t.Errorf("%s (%s) takes no tags but got %v", res.Name, res.Type, tags)
-			}
-			continue
-		}
-		got := map[string]string{}
-		for k, v := range tags.ObjectValue() {
-			got[string(k)] = v.StringValue()
-		}
-		if !maps.Equal(got, want) {
-			t.Errorf("%s (%s) tags:\n got %v\nwant %v", res.Name, res.Type, got, want)
-		}
-	}
+	metadatatest.CheckTags(t, r.Mocks, metadatatest.Facts().AzureTags(azuremod.Name))
 	if len(r.ByType("azure-native:storage:BlobContainer")) == 0 {
 		t.Fatal("no container to check")
 	}

@@ -8,6 +8,7 @@ package metadatatest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"strings"
@@ -371,6 +372,28 @@ func CheckTaggableList(t testing.TB, mocks *Mocks, prefix string, sdkArgs map[st
 	for typ := range listed {
 		if _, ok := sdkArgs[typ]; strings.HasPrefix(typ, prefix) && !ok {
 			t.Errorf("metadata lists %s, which no test checks against the SDK", typ)
+		}
+	}
+}
+
+// CheckTags checks that every resource the mocks saw that takes tags
+// carries exactly want, and that no other resource has tags.
+func CheckTags(t testing.TB, mocks *Mocks, want map[string]string) {
+	t.Helper()
+	for _, res := range mocks.Resources() {
+		tags, has := res.Inputs["tags"]
+		if !metadata.TakesTags(res.Type) {
+			if has {
+				t.Errorf("%s (%s) takes no tags but got %v", res.Name, res.Type, tags)
+			}
+			continue
+		}
+		got := map[string]string{}
+		for k, v := range tags.ObjectValue() {
+			got[string(k)] = v.StringValue()
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s (%s) tags:\n got %v\nwant %v", res.Name, res.Type, got, want)
 		}
 	}
 }
