@@ -133,7 +133,7 @@ func TestEngineWaitsForLock(t *testing.T) {
 	lockDir := filepath.Join(h.workspace, engine.LocalStateDir, ".pulumi", "locks", "organization", "app", "dev")
 	lock := filepath.Join(lockDir, "0a0b0c0d-0000-4000-8000-000000000001.json")
 	testenv.Write(t, lock, `{"pid":4242,"username":"other","hostname":"runner-2","timestamp":"2026-01-01T00:00:00Z"}`)
-	h.clock.onSleep = func(n int) {
+	h.clock.OnSleep = func(n int) {
 		if n == 2 {
 			_ = os.Remove(lock) // the other update ends
 		}

@@ -34,43 +34,6 @@ const (
 	newSHA  = "5d6e0a0d6b8c8e7f2a4b1c3d9e8f7a6b5c4d3e2f"
 )
 
-// fakeClock advances only when slept on.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	sleeps  []time.Duration
-	onSleep func(n int)
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_760_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	n, f := len(c.sleeps), c.onSleep
-	c.mu.Unlock()
-	if f != nil {
-		f(n)
-	}
-	return nil
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
-
 // instant is the GitHub client's clock in tests: no real waits.
 type instant struct{}
 
@@ -171,7 +134,7 @@ type harness struct {
 	env       map[string]string
 	workspace string
 	stdout    *syncBuffer
-	clock     *fakeClock
+	clock     *fakegithub.Clock
 	runner    action.Runner
 	// newRunnerCalls counts how often the action built a runner.
 	newRunnerCalls int
@@ -195,7 +158,7 @@ func newHarness(t *testing.T, stacks ...string) *harness {
 		}
 	})
 	tmp := t.TempDir()
-	h := &harness{t: t, srv: srv, workspace: ws, stdout: &syncBuffer{}, clock: newFakeClock(),
+	h := &harness{t: t, srv: srv, workspace: ws, stdout: &syncBuffer{}, clock: fakegithub.NewClock(),
 		fake: &fakeRunner{results: map[string][]*result.Result{}, errs: map[string]error{}, invalid: map[string]config.Errors{}, secrets: map[string][]string{}}}
 	h.env = map[string]string{
 		// Inputs exactly as the runner passes them to a docker action.

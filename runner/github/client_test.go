@@ -142,7 +142,7 @@ func TestEnterpriseBaseURL(t *testing.T) {
 
 func TestBadToken(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := fakegithub.NewClock()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: "o/r"})
 	c, err := github.New("wrong", srv.URL(), github.WithClock(clock), github.WithLogger(quiet), github.WithBaseTransport(srv.Client().Transport))

@@ -1,48 +1,13 @@
 package github_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/containercraft/konductor-action/runner/github"
 	"github.com/containercraft/konductor-action/test/fakegithub"
 )
-
-// fakeClock advances only when slept on; the fake server can share it.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_760_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	return nil
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -50,7 +15,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // clock is shared with the server.
 type env struct {
 	srv   *fakegithub.Server
-	clock *fakeClock
+	clock *fakegithub.Clock
 	gh    *github.Client
 }
 
@@ -64,7 +29,7 @@ const (
 
 func newEnv(t *testing.T, serverOpts []fakegithub.Option, opts ...github.Option) *env {
 	t.Helper()
-	clock := newFakeClock()
+	clock := fakegithub.NewClock()
 	srv := fakegithub.New(t, append([]fakegithub.Option{fakegithub.WithClock(clock.Now)}, serverOpts...)...)
 	srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: "o/r", HeadRef: "feature", HeadSHA: shaA})
 	c := newClient(t, srv, clock, opts...)

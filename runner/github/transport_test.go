@@ -175,7 +175,7 @@ func TestRetryReplaysBody(t *testing.T) {
 
 func TestTransportBufferedBodyAndTimeout(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := fakegithub.NewClock()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	srv.AddIssue(owner, repo, prNum)
 	tr := &github.Transport{Base: srv.Client().Transport, Clock: clock, Logger: quiet}
@@ -243,7 +243,7 @@ func TestGoGithubRemembersExhaustedLimit(t *testing.T) {
 	t.Parallel()
 	srv := fakegithub.New(t, fakegithub.WithRateLimit(1)) // wall clock
 	srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: "o/r"})
-	c := newClient(t, srv, newFakeClock())
+	c := newClient(t, srv, fakegithub.NewClock())
 	if _, err := c.PullRequest(context.Background(), owner, repo, prNum); err != nil {
 		t.Fatal(err)
 	}

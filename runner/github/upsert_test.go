@@ -417,7 +417,7 @@ func TestUpsertOutdated(t *testing.T) {
 
 func TestUpsertConcurrentStacks(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := fakegithub.NewClock()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	t.Cleanup(func() {
 		for _, r := range srv.Unexpected() {
