@@ -44,7 +44,7 @@ export KONDUCTOR_PLUGIN_PATH := $(PLUGIN_DIR)
 export KONDUCTOR_KUBE_CLUSTER := $(KUBE_CLUSTER)
 export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
 
-.PHONY: build tools demo test lint unit clean-cache dist cloud-plugins coldstart bench
+.PHONY: build tools demo test lint unit clean-cache dist cloud-plugins coldstart bench bench-profile bench-cli-calls
 
 build: $(BIN)
 
@@ -174,6 +174,14 @@ BENCHTIME ?= 5x
 bench: tools
 	$(GO) test ./runner/report -run '^$$' -bench Render10k -benchmem
 	$(GO) test ./test/action -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 90m
+
+# Where one preview's CPU goes (konductor, the CLI, the provider, the pack).
+bench-profile: demo
+	BIN=$(dir $(BIN)) scripts/perf/profile-preview.sh
+
+# The Pulumi CLI starts one run pays for two stacks (shared setup).
+bench-cli-calls: $(BIN)
+	BINS="this=$(dir $(BIN))" scripts/perf/cli-calls.sh
 
 clean-cache:
 	rm -rf $(CACHE)
