@@ -24,7 +24,6 @@ import (
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/policy"
-	"github.com/containercraft/konductor-action/runner/report"
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
@@ -152,72 +151,6 @@ func (f *stackFlags) check() error {
 	}
 	if st, err := os.Stat(f.cwd); err != nil || !st.IsDir() {
 		return usageError{fmt.Errorf("--cwd %s: not a directory", f.cwd)}
-	}
-	return nil
-}
-
-var opHelp = map[result.Operation]string{
-	result.Preview: "Preview the stack's changes and print them as markdown",
-	result.Up:      "Deploy the stack's enabled modules",
-	result.Refresh: "Refresh the stack's state from the real resources",
-	result.Destroy: "Destroy every resource of the stack",
-}
-
-func newOpCmd(g *globals, op result.Operation) *cobra.Command {
-	var f stackFlags
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   string(op),
-		Short: opHelp[op],
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			return runOp(cmd.Context(), g, op, f, asJSON)
-		},
-	}
-	f.bind(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON instead of markdown")
-	return cmd
-}
-
-func runOp(ctx context.Context, g *globals, op result.Operation, f stackFlags, asJSON bool) error {
-	// Validate before starting anything heavy: bad input exits 2 at once.
-	if _, err := f.load(); err != nil {
-		return err
-	}
-	var progress io.Writer
-	if g.verbose {
-		progress = g.stderr
-	}
-	eng, err := engine.New(engine.Options{Log: g.log, Progress: progress})
-	if err != nil {
-		return err
-	}
-	r := newRunner(eng, g)
-	res, err := r.Run(ctx, runner.Request{Operation: op, Dir: f.cwd, Stack: f.stack, SettingsFile: f.configFile})
-	if err != nil {
-		return err
-	}
-	// Config secrets that flowed into plain inputs are masked here as in
-	// the action: what we print may be pasted into a PR.
-	secrets, err := r.Secrets(ctx, f.cwd, f.stack)
-	if err != nil {
-		return fmt.Errorf("reading secrets to mask: %w", err)
-	}
-	res = action.NewMasker(secrets...).Result(res)
-	if asJSON {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprint(g.stdout, report.Markdown(res, report.Options{FullDiffAt: "`konductor " + string(op) + " --json`"}))
-	}
-	if res.Status != result.Succeeded {
-		return errSilent
 	}
 	return nil
 }
