@@ -127,6 +127,10 @@ func Run(ctx context.Context, d Deps) (err error) {
 	r := &run{Deps: d, ctx: ctx, pubCtx: pub, mask: NewMasker()}
 	r.out = r.mask.Writer(d.Stdout)
 	r.log = githubactions.New(githubactions.WithWriter(r.out), githubactions.WithGetenv(d.Action.Getenv))
+	stopNotice := context.AfterFunc(ctx, func() {
+		r.log.Warningf("konductor: cancelled (%v): interrupting the running stacks; their sections will say so", context.Cause(ctx))
+	})
+	defer stopNotice()
 	defer func() {
 		_ = r.out.Flush()
 		if err != nil {

@@ -103,10 +103,10 @@ func TestSIGTERMCancelsAllStacks(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("exit after SIGTERM: %s", r)
 	}
-	t.Logf("after SIGTERM: %s", r)
 	for _, st := range stacks {
 		contains(t, "summary after SIGTERM", r.summary, "`"+st+"` — up failed")
 	}
+	contains(t, "stdout after SIGTERM", r.stdout, "::warning::konductor: cancelled (terminated signal received): interrupting the running stacks")
 	if n := strings.Count(r.summary, "cancelled"); n < 2 {
 		t.Errorf("the summary does not say both were cancelled:\n%s", r.summary)
 	}
