@@ -228,7 +228,7 @@ func (r *run) main() error {
 func (r *run) context() error {
 	name := r.getenv("GITHUB_EVENT_NAME")
 	if name == "" {
-		return badInput("GITHUB_EVENT_NAME is not set: `konductor action` runs as a GitHub Action step (use `konductor preview` elsewhere)")
+		return badInput("GITHUB_EVENT_NAME is not set: `konductor action` and `konductor plan` read the workflow's event, so they run in a GitHub Actions step (elsewhere use `konductor preview --stack <name>`)")
 	}
 	var data []byte
 	if path := r.getenv("GITHUB_EVENT_PATH"); path != "" {
