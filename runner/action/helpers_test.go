@@ -223,13 +223,7 @@ func readTestdata(t *testing.T, name string) []byte {
 	return b
 }
 
-func (h *harness) changed(files ...string) {
-	var fs []fakegithub.File
-	for _, f := range files {
-		fs = append(fs, fakegithub.File{Filename: f})
-	}
-	h.srv.SetPullRequestFiles(owner, repo, prNum, fs)
-}
+func (h *harness) changed(files ...string) { h.srv.SetChangedPaths(owner, repo, prNum, files...) }
 
 func (h *harness) deps() action.Deps {
 	a := githubactions.New(

@@ -267,13 +267,7 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-func (w *world) changed(files ...string) {
-	var fs []fakegithub.File
-	for _, f := range files {
-		fs = append(fs, fakegithub.File{Filename: f})
-	}
-	w.srv.SetPullRequestFiles(owner, repo, prNum, fs)
-}
+func (w *world) changed(files ...string) { w.srv.SetChangedPaths(owner, repo, prNum, files...) }
 
 func (w *world) comments() []fakegithub.Comment { return w.srv.Comments(owner, repo, prNum) }
 

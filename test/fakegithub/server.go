@@ -178,6 +178,15 @@ func (s *Server) SetPullRequestFiles(owner, repo string, number int, files []Fil
 	s.files[key(owner, repo, number)] = slices.Clone(files)
 }
 
+// SetChangedPaths sets the paths a pull request changes, as modified files.
+func (s *Server) SetChangedPaths(owner, repo string, number int, paths ...string) {
+	files := make([]File, len(paths))
+	for i, p := range paths {
+		files[i] = File{Filename: p}
+	}
+	s.SetPullRequestFiles(owner, repo, number, files)
+}
+
 // SeedComment adds a comment by login, making the issue exist if needed.
 func (s *Server) SeedComment(owner, repo string, number int, login, body string) Comment {
 	s.mu.Lock()
