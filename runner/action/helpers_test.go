@@ -259,11 +259,7 @@ func (h *harness) comments() []fakegithub.Comment { return h.srv.Comments(owner,
 // comment returns the one comment, failing unless there is exactly one.
 func (h *harness) comment() string {
 	h.t.Helper()
-	cs := h.comments()
-	if len(cs) != 1 {
-		h.t.Fatalf("%d comments, want exactly 1", len(cs))
-	}
-	return cs[0].Body
+	return h.srv.OnlyComment(h.t, owner, repo, prNum)
 }
 
 func (h *harness) summary() string { return readFile(h.t, h.env["GITHUB_STEP_SUMMARY"]) }

@@ -273,11 +273,7 @@ func (w *world) comments() []fakegithub.Comment { return w.srv.Comments(owner, r
 
 func (w *world) comment() string {
 	w.t.Helper()
-	cs := w.comments()
-	if len(cs) != 1 {
-		w.t.Fatalf("%d comments on the pull request, want exactly 1", len(cs))
-	}
-	return cs[0].Body
+	return w.srv.OnlyComment(w.t, owner, repo, prNum)
 }
 
 func stackConfig(renderDir, team string) string {

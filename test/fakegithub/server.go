@@ -214,6 +214,17 @@ func (s *Server) DeleteComment(id int64) bool {
 	return s.deleteLocked(id)
 }
 
+// OnlyComment returns the body of the issue's one comment, failing t unless
+// there is exactly one: what "one sticky comment" means to a test.
+func (s *Server) OnlyComment(t testing.TB, owner, repo string, number int) string {
+	t.Helper()
+	cs := s.Comments(owner, repo, number)
+	if len(cs) != 1 {
+		t.Fatalf("%d comments on %s/%s#%d, want exactly 1", len(cs), owner, repo, number)
+	}
+	return cs[0].Body
+}
+
 // Comments returns the comments on an issue, oldest first.
 func (s *Server) Comments(owner, repo string, number int) []Comment {
 	s.mu.Lock()
