@@ -254,8 +254,6 @@ func (h *harness) run() error {
 	return action.Run(context.Background(), h.deps())
 }
 
-func (h *harness) comments() []fakegithub.Comment { return h.srv.Comments(owner, repo, prNum) }
-
 // comment returns the one comment, failing unless there is exactly one.
 func (h *harness) comment() string {
 	h.t.Helper()
