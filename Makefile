@@ -69,7 +69,9 @@ $(PULUMI):
 $(K8S_PROVIDER):
 	@echo ">> building pulumi-resource-kubernetes $(K8S_PROVIDER_VERSION) from Go modules (first run only, ~12 min)"
 	cd tools/pulumi-resource-kubernetes && \
+	  $(GO) mod download github.com/pulumi/pulumi-kubernetes/provider/v4 && \
 	  dir=$$($(GO) list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4) && \
+	  test -n "$$dir" && \
 	  sed '1s/^{/{"version":"$(K8S_PROVIDER_VERSION)",/' $$dir/cmd/pulumi-resource-kubernetes/schema.json > schema-embed.json && \
 	  cp $$dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json terraform-mapping-embed.json && \
 	  chmod 644 schema-embed.json terraform-mapping-embed.json && \
