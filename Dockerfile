@@ -60,18 +60,18 @@ LABEL org.opencontainers.image.title="konductor-action" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"
 # git: module metadata reads the checkout's commit. safe.directory: the
-# workspace is mounted from the runner, owned by its user, which need not be
-# ours on a self-hosted runner.
-# uid 1001 is the GitHub-hosted runner's user, so the mounted workspace,
-# HOME (/github/home) and the output files are ours to write.
+# workspace is mounted from the runner and owned by its user, not by root
+# (konductor passes it to the git it runs too; this covers any other).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
- && git config --system --add safe.directory '*' \
- && groupadd --gid 1001 konductor \
- && useradd --uid 1001 --gid 1001 --create-home --shell /usr/sbin/nologin konductor
+ && git config --system --add safe.directory '*'
 COPY --from=plugins /opt/konductor/ /opt/konductor/
 ENV PATH=/opt/konductor/bin:$PATH \
     PULUMI_SKIP_UPDATE_CHECK=true
-USER 1001:1001
+# No USER: GitHub's docs require Docker container actions to run as the
+# default Docker user (root), or they cannot write GITHUB_WORKSPACE and the
+# file commands (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY) on runners whose uid is
+# not 1001: self-hosted runners, GHES, actions-runner-controller.
+# https://docs.github.com/en/actions/reference/workflows-and-actions/dockerfile-support#user
 ENTRYPOINT ["/opt/konductor/bin/konductor", "action"]

@@ -62,7 +62,12 @@ func gitFacts(getenv func(string) string, dir string, git gitRunner) Git {
 func runGit(dir string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	// safe.directory=*: git refuses a repository another uid owns ("dubious
+	// ownership"), as the runner's workspace is to the action's container,
+	// which runs as root. We only read facts from the checkout we were given,
+	// so its owner does not matter. -c needs no system gitconfig and, unlike
+	// GIT_CONFIG_COUNT, leaves a caller's own GIT_CONFIG_* variables alone.
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "safe.directory=*", "-C", dir}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
 		return "", err

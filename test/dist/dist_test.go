@@ -83,6 +83,68 @@ func TestPullRequestFromTheTree(t *testing.T) {
 	if _, err := lookPath("go", imagePath); err == nil {
 		t.Fatalf("go is on the image PATH %s: the run would not prove the tree is self-contained", imagePath)
 	}
+	p := newPRRun(t)
+	stdout, stderr := p.run(t)
+	p.check(t, stdout, stderr)
+}
+
+// GitHub runs the image as root (it has no USER) on a workspace, HOME and
+// file-command files owned by the runner's user: uid 1001 on GitHub-hosted
+// runners, any uid on self-hosted ones. konductor must write the outputs and
+// summary and read the commit from the checkout, which git refuses to do in
+// a repository another uid owns ("dubious ownership") unless safe.directory
+// allows it; the tree must not rely on the image's system gitconfig for that.
+func TestRootOnAWorkspaceOwnedByAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: konductor must run as root on files owned by another uid")
+	}
+	p := newPRRun(t)
+	// A checkout on a branch, as actions/checkout leaves it.
+	git(t, p.ws, "init", "-q", "-b", "changes")
+	git(t, p.ws, "add", ".")
+	git(t, p.ws, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", "change")
+	commit := git(t, p.ws, "rev-parse", "HEAD")
+	// GitHub sets GITHUB_SHA (the merge commit): without it the commit
+	// stamped on resources comes from the checkout, as outside Actions.
+	delete(p.env, "GITHUB_SHA")
+	// No system gitconfig: this machine's, or the image's safe.directory,
+	// must not be what makes git work.
+	p.env["GIT_CONFIG_NOSYSTEM"] = "1"
+	const workspaceUID, runnerUID = 4242, 1001
+	chownR(t, p.ws, workspaceUID)
+	chownR(t, p.env["HOME"], workspaceUID)
+	for _, f := range []string{p.env["GITHUB_OUTPUT"], p.env["GITHUB_STEP_SUMMARY"]} {
+		// The runner creates the file-command files before the step runs.
+		testenv.Write(t, f, "")
+		chownR(t, f, runnerUID)
+	}
+
+	stdout, stderr := p.run(t)
+	p.check(t, stdout, stderr)
+	// The job summary's full diff shows the labels stamped on the namespace.
+	summary, _ := os.ReadFile(p.env["GITHUB_STEP_SUMMARY"])
+	var missing []string
+	for _, w := range []string{"`dev` — preview has changes", `konductor.io/git-commit"]: "` + commit + `"`, `konductor.io/git-branch"]: "changes"`} {
+		if !strings.Contains(string(summary), w) {
+			missing = append(missing, w)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("job summary lacks %q (the commit and branch are read from the checkout):\n%s\n--- stdout\n%s\n--- stderr\n%s", missing, summary, stdout, stderr)
+	}
+}
+
+// prRun is a pull request changing Pulumi.dev.yaml, run by the tree's
+// `konductor action` with the environment GitHub gives a container action,
+// against a fake GitHub.
+type prRun struct {
+	srv *fakegithub.Server
+	ws  string
+	env map[string]string
+}
+
+func newPRRun(t *testing.T) *prRun {
+	t.Helper()
 	ws := t.TempDir()
 	testenv.Write(t, filepath.Join(ws, "Pulumi.yaml"), "name: app\nruntime: go\n")
 	testenv.Write(t, filepath.Join(ws, "Pulumi.dev.yaml"), `config:
@@ -120,21 +182,32 @@ func TestPullRequestFromTheTree(t *testing.T) {
 	for k, v := range actionDefaults(t) {
 		env[k] = v
 	}
+	return &prRun{srv: srv, ws: ws, env: env}
+}
 
+// run runs the action in the workspace and fails the test if it fails.
+func (p *prRun) run(t *testing.T) (stdout, stderr string) {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(tree, "bin", "konductor"), "action")
-	cmd.Dir = ws
-	for k, v := range env {
+	cmd.Dir = p.ws
+	for k, v := range p.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("konductor action: %v\n--- stdout\n%s\n--- stderr\n%s", err, stdout.String(), stderr.String())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		t.Fatalf("konductor action: %v\n--- stdout\n%s\n--- stderr\n%s", err, out.String(), errOut.String())
 	}
+	return out.String(), errOut.String()
+}
 
-	cs := srv.Comments(owner, repo, prNum)
+// check asserts the run's comment, outputs and GitHub calls.
+func (p *prRun) check(t *testing.T, stdout, stderr string) {
+	t.Helper()
+	cs := p.srv.Comments(owner, repo, prNum)
 	if len(cs) != 1 {
-		t.Fatalf("%d comments, want 1\n--- stdout\n%s\n--- stderr\n%s", len(cs), stdout.String(), stderr.String())
+		t.Fatalf("%d comments, want 1\n--- stdout\n%s\n--- stderr\n%s", len(cs), stdout, stderr)
 	}
 	for _, w := range []string{"<!-- konductor:section:dev:begin sha=" + headSHA, "`dev` — preview has changes",
 		"`kubernetes:core/v1:Namespace` **apps**", "why: Pulumi.dev.yaml changed"} {
@@ -142,12 +215,41 @@ func TestPullRequestFromTheTree(t *testing.T) {
 			t.Errorf("comment lacks %q:\n%s", w, cs[0].Body)
 		}
 	}
-	outputs, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	outputs, _ := os.ReadFile(p.env["GITHUB_OUTPUT"])
 	if !strings.Contains(string(outputs), "has-changes=true\n") {
 		t.Errorf("outputs:\n%s", outputs)
 	}
-	for _, r := range srv.Unexpected() {
+	for _, r := range p.srv.Unexpected() {
 		t.Errorf("unexpected GitHub call: %s %s", r.Method, r.Path)
+	}
+}
+
+// git runs git in dir as the test's user and returns its trimmed stdout.
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// chownR gives path and everything under it to uid (group uid too).
+func chownR(t *testing.T, path string, uid int) {
+	t.Helper()
+	err := filepath.WalkDir(path, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, uid)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
