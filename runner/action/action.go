@@ -27,6 +27,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/containercraft/konductor-action/runner"
+	"github.com/containercraft/konductor-action/runner/backend"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/github"
@@ -106,6 +107,7 @@ type run struct {
 	gh       github.API
 	runner   Runner
 	runURL   string
+	backend  backend.Backend
 }
 
 // Run runs the action. Its error wraps ErrBadInput or is config.Errors for
@@ -187,10 +189,31 @@ func (r *run) main() error {
 		return r.planOnly()
 	}
 
+	// The backend before anything runs: a deploy must never record what it
+	// created in state that vanishes with the runner.
+	if !r.plan.NothingToDo {
+		b, err := backend.Resolve(r.dir, r.getenv)
+		if err != nil {
+			return badInput("resolving the state backend: %v", err)
+		}
+		r.mask.Add(backend.Secrets(b.URL)...)
+		r.backend = b
+		if err := b.CheckWorkflow(string(r.plan.Operation), r.plan.Drift); err != nil {
+			for _, v := range r.mask.Values() {
+				r.Action.AddMask(v)
+			}
+			r.log.Errorf("%v", err)
+			return badInput("%v", err)
+		}
+	}
+
 	// Secrets first: nothing else is written before the masks.
 	notRun, invalid := r.prepare()
 	for _, v := range r.mask.Values() {
 		r.Action.AddMask(v)
+	}
+	if !r.plan.NothingToDo {
+		r.log.Infof("konductor: state backend %s", r.backend)
 	}
 
 	p := r.plan
@@ -370,7 +393,7 @@ func (r *run) prepare() (notRun map[string]string, invalid map[string]error) {
 		return
 	}
 	for _, sp := range r.plan.Stacks {
-		if err := preflight(r.getenv, r.dir, sp.Name); err != nil {
+		if err := preflight(r.getenv, r.backend, r.dir, sp.Name); err != nil {
 			invalid[sp.Name] = err
 			continue
 		}
@@ -401,20 +424,19 @@ func (r *run) prepare() (notRun map[string]string, invalid map[string]error) {
 // preflight reports an environment that cannot work for the stack's backend
 // and secrets provider, before anything runs: a self-managed backend with
 // the passphrase provider and no passphrase, Pulumi Cloud without a token.
-func preflight(getenv func(string) string, dir, stack string) error {
-	backend := getenv(engine.EnvBackendURL)
-	if backend == "" {
-		return nil // the embedded file backend: works as it is
+func preflight(getenv func(string) string, b backend.Backend, dir, stack string) error {
+	if b.Embedded() {
+		return nil // works as it is (a preview only: checked before)
 	}
 	var file struct {
 		SecretsProvider string `yaml:"secretsprovider"`
 	}
 	_ = readYAML(filepath.Join(dir, "Pulumi."+stack+".yaml"), &file)
-	scheme, _, _ := strings.Cut(backend, "://")
+	scheme, _, _ := strings.Cut(b.URL, "://")
 	switch {
 	case scheme == "https" || scheme == "http":
-		if getenv("PULUMI_ACCESS_TOKEN") == "" {
-			return fmt.Errorf("PULUMI_BACKEND_URL is %s but PULUMI_ACCESS_TOKEN is not set: pass it to the step (env: PULUMI_ACCESS_TOKEN: ${{ secrets.PULUMI_ACCESS_TOKEN }})", backend)
+		if getenv("PULUMI_ACCESS_TOKEN") == "" && b.Source != backend.FromLogin {
+			return fmt.Errorf("the backend is %s but PULUMI_ACCESS_TOKEN is not set: pass it to the step (env: PULUMI_ACCESS_TOKEN: ${{ secrets.PULUMI_ACCESS_TOKEN }})", b)
 		}
 	case file.SecretsProvider == "" || file.SecretsProvider == "passphrase":
 		if getenv(engine.EnvPassphrase) == "" && getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
@@ -676,7 +698,7 @@ func (r *run) publish(sp plan.StackPlan, res *result.Result) error {
 	if r.plan.PR != 0 {
 		budget := (report.CommentLimit - 2048) / max(1, len(r.stacks))
 		body := report.Markdown(res, report.Options{Budget: budget - 512, FullDiffAt: "the job summary"})
-		if err := r.comment(sp.Name, strings.TrimRight(body, "\n")+r.footer(sp.Reason)); err != nil {
+		if err := r.comment(sp.Name, strings.TrimRight(body, "\n")+r.embeddedNote()+r.footer(sp.Reason)); err != nil {
 			if r.plan.Fork {
 				// A fork's token is read-only: the summary has it all.
 				r.log.Warningf("could not write the pull request comment (a fork's token is read-only): %v", err)
@@ -692,8 +714,18 @@ func (r *run) publish(sp plan.StackPlan, res *result.Result) error {
 // summaryMarkdown is a stack's part of the job summary: the full report
 // within its share of the summary's budget.
 func (r *run) summaryMarkdown(res *result.Result) string {
-	return report.Markdown(res, report.Options{Budget: report.SummaryLimit / max(1, 2*len(r.plan.Stacks)),
-		FullDiffAt: fmt.Sprintf("`konductor %s --stack %s --json`", res.Operation, res.Stack)})
+	return strings.TrimRight(report.Markdown(res, report.Options{Budget: report.SummaryLimit / max(1, 2*len(r.plan.Stacks)),
+		FullDiffAt: fmt.Sprintf("`konductor %s --stack %s --json`", res.Operation, res.Stack)}), "\n") + r.embeddedNote()
+}
+
+// embeddedNote says plainly that a preview ran against no deployed state.
+func (r *run) embeddedNote() string {
+	if !r.backend.Embedded() {
+		return ""
+	}
+	return "\n\n> [!WARNING]\n> **No state backend is configured**, so this preview ran against konductor's embedded file backend, " +
+		"created empty for this run: it shows everything as new, not what would change in your deployed stack. " +
+		"To preview against real state, " + backend.HowToConfigure + "."
 }
 
 func (r *run) footer(reason string) string {

@@ -45,9 +45,9 @@ func engineHarness(t *testing.T, stackYAML string) (*harness, func(string) strin
 	return h, getenv
 }
 
-// Secrets from stack config reach resource inputs and outputs in plain
-// text (the program reads config decrypted); a Pulumi secret stays one.
-// None of them may appear in anything the action writes.
+// Secrets from stack config reach resources as Pulumi secrets, so the
+// engine encrypts them in state; none of them may appear in anything the
+// action writes.
 func TestEngineSecretsNeverWritten(t *testing.T) {
 	t.Parallel()
 	const (
@@ -114,11 +114,26 @@ func TestEngineSecretsNeverWritten(t *testing.T) {
 		t.Errorf("stack-outputs hold a secret output: %s", out["stack-outputs"])
 	}
 
-	// Not vacuous: the engine's state does hold the config secret in plain
-	// text, so without masking it would have been shown.
+	// The state holds every config secret encrypted: no byte of the state
+	// file or of `pulumi stack export` is a plain value.
 	state, _ := filepath.Glob(filepath.Join(h.workspace, engine.LocalStateDir, ".pulumi", "stacks", "app", "dev.json"))
-	if len(state) != 1 || !strings.Contains(readFile(t, state[0]), configSecret) {
-		t.Errorf("expected the config secret in plain text in the state %v", state)
+	if len(state) != 1 {
+		t.Fatalf("no state file: %v", state)
+	}
+	export := testenv.Pulumi(t, h.workspace, getenv, "stack", "export", "--stack", "dev")
+	for where, text := range map[string]string{"the state file": readFile(t, state[0]), "pulumi stack export": export} {
+		for _, s := range []string{configSecret, pulumiSecret, outputSecret} {
+			if strings.Contains(text, s) {
+				t.Errorf("%s holds the secret %q in clear", where, s)
+			}
+		}
+	}
+	// Not vacuous: the resources got the values (decrypted, state has them).
+	shown := testenv.Pulumi(t, h.workspace, getenv, "stack", "export", "--stack", "dev", "--show-secrets")
+	for _, s := range []string{configSecret, pulumiSecret, outputSecret} {
+		if !strings.Contains(shown, s) {
+			t.Errorf("the deployed stack lacks %q", s)
+		}
 	}
 }
 

@@ -176,6 +176,9 @@ func newHarness(t *testing.T, stacks ...string) *harness {
 		"GITHUB_WORKSPACE":    ws,
 		"GITHUB_STEP_SUMMARY": filepath.Join(tmp, "summary.md"),
 		"GITHUB_OUTPUT":       filepath.Join(tmp, "output"),
+		// A configured backend: deploys on the embedded one are refused.
+		"PULUMI_BACKEND_URL":       "file://" + filepath.Join(tmp, "state"),
+		"PULUMI_CONFIG_PASSPHRASE": "test-passphrase",
 	}
 	h.runner = h.fake
 	return h

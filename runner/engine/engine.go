@@ -25,6 +25,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/containercraft/konductor-action/runner/backend"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/result"
 )
@@ -38,8 +39,8 @@ const (
 )
 
 // LocalStateDir is where the embedded default backend keeps state, under the
-// work dir, when PULUMI_BACKEND_URL is not set.
-const LocalStateDir = ".konductor/state"
+// work dir, when no backend is configured (backend.Resolve).
+const LocalStateDir = backend.StateDir
 
 // Options configure an Engine.
 type Options struct {
@@ -157,7 +158,8 @@ type Request struct {
 }
 
 // Env returns the environment the CLI runs with for a work dir: offline,
-// deterministic, and with the embedded default backend when none is set.
+// deterministic, with the backend the Pulumi CLI would use (backend.Resolve),
+// or the embedded default when none is configured.
 func (e *Engine) Env(workDir string) (map[string]string, error) {
 	env := make(map[string]string, len(e.vars)+8)
 	for k, v := range e.vars {
@@ -166,28 +168,31 @@ func (e *Engine) Env(workDir string) (map[string]string, error) {
 	env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
 	env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
 	env["PULUMI_SKIP_CONFIRMATIONS"] = "true"
-	if h := e.getenv("PULUMI_HOME"); h != "" {
-		env["PULUMI_HOME"] = h
-	} else if c, err := os.UserCacheDir(); err == nil {
-		env["PULUMI_HOME"] = filepath.Join(c, "konductor", "pulumi-home")
+	b, err := backend.Resolve(workDir, e.getenv)
+	if err != nil {
+		return nil, err
 	}
-	backend := e.getenv(EnvBackendURL)
-	if backend == "" {
-		dir, err := filepath.Abs(filepath.Join(workDir, LocalStateDir))
-		if err != nil {
-			return nil, err
+	switch h := e.getenv("PULUMI_HOME"); {
+	case h != "":
+		env["PULUMI_HOME"] = h
+	case b.Source == backend.FromLogin:
+		// The login's credentials are in the CLI's own home.
+	default:
+		if c, err := os.UserCacheDir(); err == nil {
+			env["PULUMI_HOME"] = filepath.Join(c, "konductor", "pulumi-home")
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	}
+	if b.Embedded() {
+		if err := os.MkdirAll(strings.TrimPrefix(b.URL, "file://"), 0o755); err != nil {
 			return nil, fmt.Errorf("embedded file backend: %w", err)
 		}
-		backend = "file://" + dir
 		// The embedded default works out of the box: an empty passphrase
 		// unless the user set one. A real backend needs the user's.
 		if _, ok := e.vars[EnvPassphrase]; !ok && e.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
 			env[EnvPassphrase] = ""
 		}
 	}
-	env[EnvBackendURL] = backend
+	env[EnvBackendURL] = b.URL
 	path := e.getenv("PATH")
 	if e.opts.PluginPath != "" {
 		path = e.opts.PluginPath + string(os.PathListSeparator) + path

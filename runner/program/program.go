@@ -1,11 +1,14 @@
 // Package program composes a stack's enabled modules into one inline Pulumi
 // program: each module runs inside its own component resource, in dependency
 // order, with its config read from the engine (so encrypted values arrive
-// decrypted) and its outputs exported as stack outputs.
+// decrypted) and its outputs exported as stack outputs. Every resource input
+// and output that holds one of a module's secret config values is a Pulumi
+// secret (secrets.go).
 package program
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -33,6 +36,9 @@ type component struct {
 func Build(st *config.Stack, opts Options) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		cfg := pconfig.New(ctx, st.Project)
+		// The file tells the plain leaves of a secret key from the secret
+		// ones (config.SecretLeaves); unreadable, every leaf is secret.
+		doc, _ := os.ReadFile(st.File)
 		outputs := make(map[string]modules.Outputs, len(st.Modules))
 		for _, e := range st.Modules {
 			m := e.Module
@@ -50,6 +56,13 @@ func Build(st *config.Stack, opts Options) pulumi.RunFunc {
 			var copts []pulumi.ResourceOption
 			if opts.ComponentOptions != nil {
 				copts = opts.ComponentOptions(name)
+			}
+			var secret secrets
+			if key := st.Project + ":" + name; ctx.IsConfigSecret(key) {
+				secret = config.SecretLeaves(doc, st.Project, key, raw)
+			}
+			if len(secret) > 0 {
+				copts = append(copts, pulumi.Transforms([]pulumi.ResourceTransform{secret.transform()}))
 			}
 			comp := &component{}
 			if err := ctx.RegisterComponentResource(ComponentType, name, comp, copts...); err != nil {
@@ -74,6 +87,9 @@ func Build(st *config.Stack, opts Options) pulumi.RunFunc {
 				}
 				if in, ok := v.(pulumi.Input); ok {
 					exported[k] = in
+					if len(secret) > 0 {
+						exported[k] = secret.export(in)
+					}
 				}
 			}
 			if err := ctx.RegisterResourceOutputs(comp, exported); err != nil {
