@@ -2,6 +2,37 @@
 // changes, its head and base (to tell a fork), and the one sticky comment per
 // pull request that holds a section per stack. It goes through go-github with
 // a retrying transport that waits out GitHub's rate limits within bounds.
+//
+// # Whose comment is the sticky comment
+//
+// Anyone who can comment can write a comment that starts with CommentMarker,
+// so the marker alone does not make a comment konductor's. UpsertSection
+// adopts only a comment written by the account its token writes as, and
+// leaves every other one alone: never edited, never deleted, never read into
+// the sticky comment; a warning names it once. That account is
+// github-actions[bot] for GITHUB_TOKEN, <app-slug>[bot] for a GitHub App
+// installation token, and the user for a personal access token. The client
+// learns it, first match wins:
+//
+//  1. the author GitHub gives a comment this client created: that is the
+//     token's account beyond doubt, so it overrides the others (with a
+//     warning if they differ);
+//  2. WithCommentAuthor, when set;
+//  3. asked of GitHub once, and only when a comment with the marker exists
+//     (a first run that finds none asks nothing): the GraphQL query
+//     "viewer { login }", which answers for all three kinds of token in one
+//     request, then GET /user, for when GraphQL is unavailable. GET /user is
+//     not first because it answers 403 to installation tokens, GITHUB_TOKEN
+//     included, which would waste a request on most runs.
+//
+// When none of them tells, the client does not guess (assuming
+// github-actions[bot] after a 403 would adopt that account's comment under a
+// GitHub App's token): it creates its comment, takes its author from GitHub's
+// answer, and if that account has an older marked comment it deletes the one
+// it just created and writes into the older one. That costs one short-lived
+// comment, never a stranger's comment. Writers sharing the token's account
+// (another workflow of the repository using GITHUB_TOKEN) cannot be told
+// apart from konductor; they hold the same write access already.
 package github
 
 import (
@@ -12,6 +43,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
@@ -65,6 +97,8 @@ var ErrTooManyFiles = errors.New("github: the pull request changes more files th
 type Client struct {
 	issues         IssuesAPI
 	pulls          PullRequestsAPI
+	api            *gh.Client // for the identity lookups (author.go)
+	graphqlURL     string
 	clock          Clock
 	log            *slog.Logger
 	header         string
@@ -72,6 +106,9 @@ type Client struct {
 	upsertAttempts int
 	verifyDelay    time.Duration
 	jitter         func() float64
+
+	self    identity
+	ignored sync.Map // ids of marked comments of others already warned about
 }
 
 type options struct {
@@ -81,6 +118,7 @@ type options struct {
 	limit          int
 	upsertAttempts int
 	verifyDelay    time.Duration
+	author         string
 }
 
 // Option configures New.
@@ -141,6 +179,15 @@ func WithUpsertAttempts(n int) Option { return func(o *options) { o.upsertAttemp
 // writer can be in flight.
 func WithVerifyDelay(d time.Duration) Option { return func(o *options) { o.verifyDelay = d } }
 
+// WithCommentAuthor sets the login of the account the token writes comments
+// as (github-actions[bot] for GITHUB_TOKEN, <app-slug>[bot] for a GitHub
+// App, the user for a personal access token), so the client need not ask
+// GitHub. Only that account's marked comments are adopted; see the package
+// documentation. The author of a comment the client creates still wins.
+func WithCommentAuthor(login string) Option {
+	return func(o *options) { o.author = strings.TrimSpace(login) }
+}
+
 // New returns a Client for token against apiURL (GITHUB_API_URL; GitHub.com
 // when empty). The URL is used as given: https://api.github.com or a GitHub
 // Enterprise Server's https://HOST/api/v3.
@@ -173,15 +220,22 @@ func New(token, apiURL string, opts ...Option) (*Client, error) {
 	// Set the URL directly: WithEnterpriseURLs would append /api/v3/ to any
 	// host not named api.*, which breaks proxies and test servers.
 	c.BaseURL = base
+	// GraphQL is beside the REST API: https://api.github.com/graphql, and
+	// https://HOST/api/graphql on GitHub Enterprise Server.
+	graphql := *base
+	graphql.Path = base.Path + "graphql"
 	if strings.HasSuffix(base.Path, "/api/v3/") {
 		upload := *base
 		upload.Path = strings.TrimSuffix(base.Path, "v3/") + "uploads/"
 		c.UploadURL = &upload
+		graphql.Path = strings.TrimSuffix(base.Path, "v3/") + "graphql"
 	}
 	c.UserAgent = o.userAgent
-	return &Client{
+	cl := &Client{
 		issues:         c.Issues,
 		pulls:          c.PullRequests,
+		api:            c,
+		graphqlURL:     graphql.String(),
 		clock:          transport.clock(),
 		log:            transport.logger(),
 		header:         o.header,
@@ -189,7 +243,11 @@ func New(token, apiURL string, opts ...Option) (*Client, error) {
 		upsertAttempts: max(1, o.upsertAttempts),
 		verifyDelay:    o.verifyDelay,
 		jitter:         transport.Jitter,
-	}, nil
+	}
+	if o.author != "" {
+		cl.self.login, cl.self.from = o.author, "configured"
+	}
+	return cl, nil
 }
 
 // PullRequest is what konductor needs of a pull request.

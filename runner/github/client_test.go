@@ -130,10 +130,18 @@ func TestEnterpriseBaseURL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// c2 found c's comment and asked GraphQL who it is: GHES serves
+	// GraphQL at /api/graphql, beside /api/v3.
+	graphql := 0
 	for _, r := range e.srv.Requests() {
-		if !strings.HasPrefix(r.Path, "/api/v3/repos/") {
+		if r.Route == "POST graphql" && r.Path == "/api/graphql" {
+			graphql++
+		} else if !strings.HasPrefix(r.Path, "/api/v3/repos/") {
 			t.Errorf("request outside /api/v3: %s", r.Path)
 		}
+	}
+	if graphql != 1 {
+		t.Errorf("%d GraphQL requests at /api/graphql, want 1", graphql)
 	}
 	if n := len(e.srv.Comments(owner, repo, prNum)); n != 1 {
 		t.Errorf("%d comments", n)

@@ -25,8 +25,10 @@ type Comment struct {
 // leaves every other section as it is.
 //
 // The comment is the oldest comment of the pull request whose body starts
-// with CommentMarker, looked for on every page; comments without it are
-// never touched, and newer comments with it are left alone. It is re-read
+// with CommentMarker and that the token's account wrote, looked for on every
+// page; comments without the marker are never touched, and neither are
+// newer marked comments nor marked comments of other accounts (see the
+// package documentation for how the account is known). It is re-read
 // right before writing, only this section is replaced or inserted, and the
 // body is PATCHed only when it changed. If it was deleted meanwhile a new one
 // is created. GitHub has no conditional update, so after writing the comment
@@ -60,7 +62,7 @@ func (c *Client) UpsertSection(ctx context.Context, owner, repo string, pr int, 
 		}
 	}
 
-	u := &upsert{c: c, owner: owner, repo: repo, pr: pr, section: section, head: head, known: map[string]Section{}}
+	u := &upsert{c: c, owner: owner, repo: repo, pr: pr, section: section, head: head, known: map[string]Section{}, skipped: map[int64]bool{}}
 	for attempt := 1; attempt <= c.upsertAttempts; attempt++ {
 		if attempt > 1 {
 			if err := c.clock.Sleep(ctx, c.pause()); err != nil {
@@ -100,11 +102,17 @@ type upsert struct {
 	// known is every section seen during this upsert, latest version, so
 	// a section dropped by a racing writer is put back.
 	known map[string]Section
+	// skipped holds the marked comments find took for another account's;
+	// one of them turning out ours means the account was unknown or
+	// configured wrong, not that a race was lost.
+	skipped map[int64]bool
+	// retried is set once create went straight back to try for that.
+	retried bool
 }
 
 // try makes one attempt; a nil Comment and nil error mean "start over".
 func (u *upsert) try(ctx context.Context) (*Comment, error) {
-	existing, err := u.find(ctx)
+	existing, err := u.find(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -144,9 +152,11 @@ func (u *upsert) try(ctx context.Context) (*Comment, error) {
 }
 
 // find lists every page of comments and returns the oldest that starts with
-// our marker (nil when none does).
-func (u *upsert) find(ctx context.Context) (*gh.IssueComment, error) {
-	var oldest *gh.IssueComment
+// our marker and is ours: written by the token's account, or the comment
+// created (0 for none), which is ours even while the account is unknown.
+// Nil when there is none.
+func (u *upsert) find(ctx context.Context, created int64) (*gh.IssueComment, error) {
+	var marked []*gh.IssueComment
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
 	for {
 		page, resp, err := u.c.issues.ListComments(ctx, u.owner, u.repo, u.pr, opts)
@@ -154,15 +164,34 @@ func (u *upsert) find(ctx context.Context) (*gh.IssueComment, error) {
 			return nil, fmt.Errorf("github: list comments of %s/%s#%d (page %d): %w", u.owner, u.repo, u.pr, max(opts.Page, 1), err)
 		}
 		for _, cm := range page {
-			if _, _, ok := Parse(cm.GetBody()); ok && (oldest == nil || cm.GetID() < oldest.GetID()) {
-				oldest = cm
+			if _, _, ok := Parse(cm.GetBody()); ok {
+				marked = append(marked, cm)
 			}
 		}
 		if resp.NextPage == 0 {
-			return oldest, nil
+			break
 		}
 		opts.Page = resp.NextPage
 	}
+	if len(marked) == 0 {
+		return nil, nil // no need to know who we are
+	}
+	me, err := u.c.whoami(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var oldest *gh.IssueComment
+	for _, cm := range marked {
+		if cm.GetID() != created && !ours(cm, me) {
+			u.skipped[cm.GetID()] = true
+			u.c.ignore(cm, me)
+			continue
+		}
+		if oldest == nil || cm.GetID() < oldest.GetID() {
+			oldest = cm
+		}
+	}
+	return oldest, nil
 }
 
 func (u *upsert) remember(secs []Section) {
@@ -205,9 +234,10 @@ func (u *upsert) merge(secs []Section) (merged []Section, stale bool) {
 	return merged, false
 }
 
-// create posts a new comment, then checks that no other writer created one
-// first: if one did, ours is deleted (it is a duplicate this call just made)
-// and the upsert starts over to write into the oldest.
+// create posts a new comment, learns the token's account from its author,
+// then checks that no other writer of that account created one first: if
+// one did, ours is deleted (it is a duplicate this call just made) and the
+// upsert starts over to write into the oldest.
 func (u *upsert) create(ctx context.Context) (*Comment, error) {
 	merged, _ := u.merge(nil)
 	body := Compose(u.c.header, merged, u.c.limit)
@@ -215,18 +245,31 @@ func (u *upsert) create(ctx context.Context) (*Comment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github: create comment on %s/%s#%d: %w", u.owner, u.repo, u.pr, err)
 	}
+	u.c.learn(created.GetUser().GetLogin())
 	if err := u.c.clock.Sleep(ctx, u.c.verifyDelay); err != nil {
 		return nil, err
 	}
-	oldest, err := u.find(ctx)
+	oldest, err := u.find(ctx, created.GetID())
 	if err != nil {
 		return nil, err
 	}
 	if oldest != nil && oldest.GetID() != created.GetID() {
-		u.c.log.Info("github: another writer created the sticky comment first; removing ours",
-			"ours", created.GetID(), "theirs", oldest.GetID())
+		relearned := u.skipped[oldest.GetID()] && !u.retried
+		if relearned {
+			u.c.log.Info("github: the token's account already has a sticky comment; removing the one created to learn the account",
+				"account", created.GetUser().GetLogin(), "created", created.GetID(), "sticky", oldest.GetID())
+		} else {
+			u.c.log.Info("github: another writer created the sticky comment first; removing ours",
+				"ours", created.GetID(), "theirs", oldest.GetID())
+		}
 		if _, err := u.c.issues.DeleteComment(ctx, u.owner, u.repo, created.GetID()); err != nil && !isNotFound(err) {
 			return nil, fmt.Errorf("github: delete duplicate comment %d: %w", created.GetID(), err)
+		}
+		if relearned {
+			// No race was lost: write into the older comment now rather
+			// than spend an attempt and a pause (once per upsert).
+			u.retried = true
+			return u.try(ctx)
 		}
 		return nil, nil
 	}

@@ -126,7 +126,7 @@ func TestUpsertFindsCommentOnAnyPage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.ID != ours.ID || c.Created || count(e.srv, "POST", "") != 0 {
+			if c.ID != ours.ID || c.Created || count(e.srv, "POST", "POST issue comment") != 0 {
 				t.Errorf("wrote comment %d (created=%v), want %d", c.ID, c.Created, ours.ID)
 			}
 			got, _ := e.srv.Comment(ours.ID)

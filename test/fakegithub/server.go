@@ -1,9 +1,19 @@
 // Package fakegithub is a strict in-process fake of the parts of GitHub's REST
 // API that konductor uses: issue comments, pull request files and pull
-// requests. It answers like GitHub (status codes, error JSON, RFC 5988 Link
+// requests, and who a token is (GET /user and GraphQL's viewer { login }).
+// It answers like GitHub (status codes, error JSON, RFC 5988 Link
 // pagination, X-RateLimit-* headers, the 65,536-character comment limit) and
 // refuses everything else: a route it does not know is a 404 that the test
 // can find in Unexpected.
+//
+// Each token authenticates as a login, and what the token may do follows
+// from it, as on GitHub: a login ending in "[bot]" (DefaultLogin, which
+// DefaultToken is, like GITHUB_TOKEN, or a GitHub App's "<slug>[bot]") is an
+// installation token: its comments are by a user of type "Bot" and GET /user
+// answers 403. Any other login is a person's personal access token: type
+// "User", and GET /user answers with the login. A comment's author is the
+// token's login, so a test can comment as a person through the API with a
+// token added by WithToken or AddToken, or seed one with SeedComment.
 //
 // Tests drive failure modes through knobs: injected 5xx, secondary rate
 // limits (403 and 429 with Retry-After), primary rate limit exhaustion, a
@@ -29,9 +39,10 @@ import (
 )
 
 const (
-	// DefaultToken is accepted unless WithToken replaces the token set.
+	// DefaultToken is accepted unless WithToken replaces the token set. It
+	// is an installation token, as GITHUB_TOKEN is.
 	DefaultToken = "fake-github-token"
-	// DefaultLogin is the user DefaultToken authenticates as.
+	// DefaultLogin is the user DefaultToken authenticates as: GITHUB_TOKEN's.
 	DefaultLogin = "github-actions[bot]"
 	// MaxCommentLength is GitHub's limit on a comment body, in characters
 	// (Unicode code points).
@@ -56,8 +67,9 @@ const (
 // Option configures a Server.
 type Option func(*Server)
 
-// WithToken accepts token as the user login. The first WithToken replaces
-// DefaultToken; later ones add tokens.
+// WithToken accepts token as the user login (an installation token when login
+// ends in "[bot]", a personal access token otherwise). The first WithToken
+// replaces DefaultToken; later ones add tokens.
 func WithToken(token, login string) Option {
 	return func(s *Server) {
 		if !s.customTokens {
@@ -69,7 +81,7 @@ func WithToken(token, login string) Option {
 }
 
 // WithEnterprise serves the API under /api/v3/, as GitHub Enterprise Server
-// does; URL then ends in /api/v3/.
+// does; URL then ends in /api/v3/ and GraphQL is at /api/graphql.
 func WithEnterprise() Option { return func(s *Server) { s.prefix = enterprisePath } }
 
 // WithClock sets the server's clock (timestamps, rate limit windows and
@@ -140,6 +152,26 @@ func New(tb testing.TB, opts ...Option) *Server {
 // (ending in /api/v3/ with WithEnterprise).
 func (s *Server) URL() string { return s.srv.URL + s.prefix + "/" }
 
+// GraphQLURL is the GraphQL endpoint: URL()+"graphql", or /api/graphql with
+// WithEnterprise.
+func (s *Server) GraphQLURL() string { return s.srv.URL + s.graphqlPath() }
+
+func (s *Server) graphqlPath() string { return strings.TrimSuffix(s.prefix, "/v3") + "/graphql" }
+
+// AddToken accepts token as login from now on, keeping the tokens accepted
+// so far (unlike the first WithToken): a test adds a person, or a GitHub
+// App, next to DefaultToken.
+func (s *Server) AddToken(token, login string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = login
+}
+
+// IsBot reports whether login is a GitHub App's bot user (as
+// github-actions[bot] is): such a login authenticates with an installation
+// token and writes as a user of type "Bot".
+func IsBot(login string) bool { return strings.HasSuffix(login, "[bot]") }
+
 // Close stops the server (New already arranges it at the end of the test).
 func (s *Server) Close() { s.srv.Close() }
 
@@ -187,7 +219,8 @@ func (s *Server) SetChangedPaths(owner, repo string, number int, paths ...string
 	s.SetPullRequestFiles(owner, repo, number, files)
 }
 
-// SeedComment adds a comment by login, making the issue exist if needed.
+// SeedComment adds a comment by login (of type "Bot" when IsBot(login),
+// "User" otherwise), making the issue exist if needed.
 func (s *Server) SeedComment(owner, repo string, number int, login, body string) Comment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -385,7 +418,9 @@ func (s *Server) authenticate(r *http.Request) (login, problem string) {
 	if !ok || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) {
 		return "", "Bad credentials"
 	}
+	s.mu.Lock()
 	login, ok = s.tokens[strings.TrimSpace(token)]
+	s.mu.Unlock()
 	if !ok {
 		return "", "Bad credentials"
 	}
@@ -433,6 +468,9 @@ var (
 	reComment       = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/issues/comments/([0-9]+)$`)
 	rePullFiles     = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/pulls/([0-9]+)/files$`)
 	rePull          = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/pulls/([0-9]+)$`)
+	// reViewerQuery is the one GraphQL query the fake answers, with its
+	// whitespace removed: "query { viewer { login } }", named or not.
+	reViewerQuery = regexp.MustCompile(`^(query[A-Za-z0-9_]*)?\{viewer\{login\}\}$`)
 )
 
 func (s *Server) handle(r *http.Request, rec Request, body []byte) response {
@@ -468,9 +506,15 @@ func (s *Server) handle(r *http.Request, rec Request, body []byte) response {
 		return response{status: f.Status, header: h, body: []byte(f.Body), injected: true}
 	}
 
+	if r.URL.Path == s.graphqlPath() && r.Method == http.MethodPost {
+		return s.graphql(rec.Login, body)
+	}
 	path, ok := strings.CutPrefix(r.URL.Path, s.prefix)
 	if !ok {
 		return notFound("")
+	}
+	if path == "/user" && r.Method == http.MethodGet {
+		return s.authenticatedUser(r, rec.Login)
 	}
 	if m := reIssueComments.FindStringSubmatch(path); m != nil {
 		n, _ := strconv.Atoi(m[3])
@@ -618,10 +662,6 @@ func (s *Server) deleteLocked(id int64) bool {
 
 func (s *Server) commentJSON(r *http.Request, c *Comment) map[string]any {
 	base := "http://" + r.Host + s.prefix
-	userType := "User"
-	if strings.HasSuffix(c.Login, "[bot]") {
-		userType = "Bot"
-	}
 	kind := "issues"
 	if _, ok := s.pulls[key(c.Owner, c.Repo, c.Issue)]; ok {
 		kind = "pull"
@@ -633,12 +673,78 @@ func (s *Server) commentJSON(r *http.Request, c *Comment) map[string]any {
 		"html_url":   fmt.Sprintf("https://github.com/%s/%s/%s/%d#issuecomment-%d", c.Owner, c.Repo, kind, c.Issue, c.ID),
 		"issue_url":  fmt.Sprintf("%s/repos/%s/%s/issues/%d", base, c.Owner, c.Repo, c.Issue),
 		"body":       c.Body,
-		"user":       map[string]any{"login": c.Login, "id": userID(c.Login), "type": userType},
+		"user":       s.userJSON(r, c.Login),
 		"created_at": c.CreatedAt.Format(time.RFC3339),
 		"updated_at": c.UpdatedAt.Format(time.RFC3339),
 		// GitHub reports this relative to the repository; the fake keeps it simple.
 		"author_association": "NONE",
 	}
+}
+
+func userType(login string) string {
+	if IsBot(login) {
+		return "Bot"
+	}
+	return "User"
+}
+
+// userJSON is the simple user object GitHub nests in a comment.
+func (s *Server) userJSON(r *http.Request, login string) map[string]any {
+	id := userID(login)
+	page := "https://github.com/" + login
+	if slug, ok := strings.CutSuffix(login, "[bot]"); ok {
+		page = "https://github.com/apps/" + slug
+	}
+	return map[string]any{
+		"login":      login,
+		"id":         id,
+		"node_id":    fmt.Sprintf("U_%d", id),
+		"url":        fmt.Sprintf("http://%s%s/users/%s", r.Host, s.prefix, url.PathEscape(login)),
+		"html_url":   page,
+		"type":       userType(login),
+		"site_admin": false,
+	}
+}
+
+// ---- who the token is ----
+
+// authenticatedUser is GET /user: the person behind a personal access
+// token; an installation token (GITHUB_TOKEN, a GitHub App's) gets 403.
+func (s *Server) authenticatedUser(r *http.Request, login string) response {
+	const route = "GET authenticated user"
+	if IsBot(login) {
+		resp := jsonResponse(http.StatusForbidden, errorJSON("Resource not accessible by integration",
+			docsBase+"/users/users#get-the-authenticated-user", http.StatusForbidden))
+		resp.route = route
+		return resp
+	}
+	resp := jsonResponse(http.StatusOK, s.userJSON(r, login))
+	resp.route = route
+	return resp
+}
+
+// graphql answers "query { viewer { login } }" for every kind of token, as
+// GitHub does; any other query is not a route the fake knows.
+func (s *Server) graphql(login string, raw []byte) response {
+	const route = "POST graphql"
+	var req struct {
+		Query string `json:"query"`
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		resp := jsonResponse(http.StatusBadRequest, errorJSON("Problems parsing JSON", "https://docs.github.com/graphql", http.StatusBadRequest))
+		resp.route = route
+		return resp
+	}
+	q := strings.Join(strings.Fields(req.Query), "")
+	if !reViewerQuery.MatchString(q) {
+		// GitHub answers a query it cannot run with a 200 and errors.
+		return jsonResponse(http.StatusOK, map[string]any{
+			"errors": []map[string]string{{"message": "fakegithub answers only query { viewer { login } }"}},
+		})
+	}
+	resp := jsonResponse(http.StatusOK, map[string]any{"data": map[string]any{"viewer": map[string]any{"login": login}}})
+	resp.route = route
+	return resp
 }
 
 func userID(login string) int64 {

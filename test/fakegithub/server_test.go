@@ -197,7 +197,7 @@ func TestUnexpectedRoutes(t *testing.T) {
 	s := fakegithub.New(t)
 	s.AddIssue("o", "r", 1)
 	for _, c := range []struct{ method, path string }{
-		{"GET", "user"},
+		{"GET", "users/octocat"},
 		{"PUT", "repos/o/r/issues/1/comments"},
 		{"POST", "repos/o/r/pulls/1/files"},
 		{"GET", "repos/o/r/issues/1"},
@@ -350,5 +350,107 @@ func TestRateLimitWindow(t *testing.T) {
 	mu.Unlock()
 	if r := do(t, s, "GET", "repos/o/r/issues/1/comments", bearer, ""); r.status != 200 || r.header.Get("X-RateLimit-Remaining") != "1" {
 		t.Errorf("new window: %d remaining %s", r.status, r.header.Get("X-RateLimit-Remaining"))
+	}
+}
+
+// Who a token is, as GitHub tells it: GET /user answers a person's token and
+// refuses an installation token (GITHUB_TOKEN, a GitHub App's); GraphQL's
+// viewer answers both. A comment's author is the token's account.
+func TestTokenIdentity(t *testing.T) {
+	t.Parallel()
+	for _, enterprise := range []bool{false, true} {
+		var opts []fakegithub.Option
+		if enterprise {
+			opts = append(opts, fakegithub.WithEnterprise())
+		}
+		s := fakegithub.New(t, opts...)
+		s.AddToken("pat", "alice")
+		s.AddToken("ghs", "my-app[bot]")
+		s.AddIssue("o", "r", 1)
+		tests := []struct {
+			token, login, userType string
+			userStatus             int
+		}{
+			{fakegithub.DefaultToken, fakegithub.DefaultLogin, "Bot", 403},
+			{"ghs", "my-app[bot]", "Bot", 403},
+			{"pat", "alice", "User", 200},
+		}
+		for _, tt := range tests {
+			name := fmt.Sprintf("%s (enterprise=%v)", tt.login, enterprise)
+			auth := "Bearer " + tt.token
+			r := do(t, s, "GET", "user", auth, "")
+			if r.status != tt.userStatus {
+				t.Errorf("%s: GET /user %d %s", name, r.status, r.body)
+			}
+			var u struct{ Login, Type, Message string }
+			_ = json.Unmarshal([]byte(r.body), &u)
+			if r.status == 200 && (u.Login != tt.login || u.Type != tt.userType) {
+				t.Errorf("%s: GET /user %+v", name, u)
+			}
+			if r.status == 403 && u.Message != "Resource not accessible by integration" {
+				t.Errorf("%s: GET /user 403 says %q", name, u.Message)
+			}
+
+			req, _ := http.NewRequest("POST", s.GraphQLURL(), strings.NewReader(`{"query":"query Me {\n  viewer { login }\n}"}`))
+			req.Header.Set("Authorization", auth)
+			resp, err := s.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g struct {
+				Data struct{ Viewer struct{ Login string } }
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&g)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || g.Data.Viewer.Login != tt.login {
+				t.Errorf("%s: GraphQL viewer %d %q", name, resp.StatusCode, g.Data.Viewer.Login)
+			}
+
+			r = do(t, s, "POST", "repos/o/r/issues/1/comments", auth, `{"body":"hi"}`)
+			var c struct{ User struct{ Login, Type string } }
+			_ = json.Unmarshal([]byte(r.body), &c)
+			if r.status != 201 || c.User.Login != tt.login || c.User.Type != tt.userType {
+				t.Errorf("%s: comment by %+v (%d)", name, c.User, r.status)
+			}
+		}
+		// GHES serves GraphQL at /api/graphql, beside /api/v3.
+		wantURL := s.URL() + "graphql"
+		if enterprise {
+			wantURL = strings.TrimSuffix(s.URL(), "v3/") + "graphql"
+		}
+		if s.GraphQLURL() != wantURL {
+			t.Errorf("GraphQL URL %s, want %s", s.GraphQLURL(), wantURL)
+		}
+		if u := s.Unexpected(); len(u) != 0 {
+			t.Errorf("unexpected: %+v", u)
+		}
+		// Any other GraphQL query is not something the fake knows.
+		req, _ := http.NewRequest("POST", s.GraphQLURL(), strings.NewReader(`{"query":"{ viewer { login email } }"}`))
+		req.Header.Set("Authorization", bearer)
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `"errors"`) || len(s.Unexpected()) != 1 {
+			t.Errorf("other query: %s; %d unexpected", b, len(s.Unexpected()))
+		}
+	}
+}
+
+// AddToken adds an account next to the ones accepted so far.
+func TestAddTokenKeepsDefault(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t)
+	s.AddIssue("o", "r", 1)
+	s.AddToken("pat", "alice")
+	for _, auth := range []string{bearer, "token pat"} {
+		if r := do(t, s, "GET", "repos/o/r/issues/1/comments", auth, ""); r.status != 200 {
+			t.Errorf("%s: %d", auth, r.status)
+		}
+	}
+	if !fakegithub.IsBot(fakegithub.DefaultLogin) || fakegithub.IsBot("alice") {
+		t.Error("IsBot")
 	}
 }
