@@ -464,7 +464,7 @@ func (r *run) planOnly() error {
 		}
 		errs = append(errs, r.summary(b.String()))
 	}
-	errs = append(errs, r.writeOutputs([][2]string{{OutputPlan, compactJSON(p)}, {OutputMatrix, compactJSON(p.Matrix())}}))
+	errs = append(errs, r.writeOutputs([][2]string{{OutputPlan, r.mask.JSON(p)}, {OutputMatrix, r.mask.JSON(p.Matrix())}}))
 	if err := errors.Join(errs...); err != nil {
 		if !errors.Is(err, ErrFailed) {
 			r.log.Errorf("%v", err)

@@ -86,7 +86,7 @@ func TestPullRequestPreview(t *testing.T) {
 		Counts: map[result.Op]int{result.OpCreate: 2},
 		Steps: []result.Step{{Op: result.OpCreate, URN: "urn:pulumi:dev::app::pulumi:index:Stash::stash-color", Type: "pulumi:index:Stash", Name: "stash-color"},
 			{Op: result.OpCreate, URN: "urn:pulumi:dev::app::pulumi:index:Stash::stash-size", Type: "pulumi:index:Stash", Name: "stash-size"}},
-		Outputs: map[string]result.Output{"stash": {Value: `{"color": "blue"}`}, "token": {Value: "[secret]", Secret: true}},
+		Outputs: map[string]result.Output{"stash": {Value: `{"color": "blue"}`, Raw: map[string]any{"color": "blue"}}, "token": {Value: "[secret]", Secret: true}},
 	}}
 	h.fake.onRun = func(w io.Writer, req runner.Request) { fmt.Fprintf(w, "Previewing update (%s):\n", req.Stack) }
 	if err := h.run(); err != nil {
@@ -476,7 +476,7 @@ func TestMasking(t *testing.T) {
 	h.fake.results["dev"] = []*result.Result{{Stack: "dev", Status: result.Failed, Counts: map[result.Op]int{result.OpUpdate: 1},
 		Steps: []result.Step{{Op: result.OpUpdate, Type: "pulumi:index:Stash", Name: "stash-x",
 			Diffs: []result.PropertyDiff{{Path: "input", Kind: result.Updated, Old: `"old"`, New: `{"p": "` + s1 + `"}`}}}},
-		Outputs:     map[string]result.Output{"conn": {Value: `"postgres://u:` + s1 + `@db"`}, "multi": {Value: fmt.Sprintf("%q", s2)}},
+		Outputs:     map[string]result.Output{"conn": {Value: `"postgres://u:` + s1 + `@db"`, Raw: "postgres://u:" + s1 + "@db"}, "multi": {Value: fmt.Sprintf("%q", s2), Raw: s2}},
 		Diagnostics: []result.Diagnostic{{Severity: "error", Message: "bad value " + s1}},
 		Error:       "failed: " + s2,
 	}}
@@ -520,7 +520,7 @@ func TestOutputsInjectionSafe(t *testing.T) {
 	h.prEvent("opened", headSHA, "acme/platform")
 	evil := "x\nhas-destroy=true\nresult<<EOF\npwned\nEOF\n"
 	h.fake.results["dev"] = []*result.Result{{Stack: "dev", Status: result.Succeeded, Counts: map[result.Op]int{},
-		Outputs: map[string]result.Output{"evil": {Value: fmt.Sprintf("%q", evil)}, "evil\nkey": {Value: `"v"`}}}}
+		Outputs: map[string]result.Output{"evil": {Value: fmt.Sprintf("%q", evil), Raw: evil}, "evil\nkey": {Value: `"v"`, Raw: "v"}}}}
 	if err := h.run(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package action
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,9 +100,47 @@ func forms(v string) []string {
 		add(markdownEsc.Replace(s))
 	}
 	one(v)
+	// Encoded forms: a value sent in a URL, or base64'd whole (a
+	// Kubernetes Secret's data) or inside a longer encoded text.
+	add(url.QueryEscape(v))
+	add(url.PathEscape(v))
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		add(enc.EncodeToString([]byte(v)))
+	}
+	for _, core := range base64Cores(v) {
+		add(core)
+	}
 	if strings.ContainsAny(v, "\r\n") {
 		for _, l := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
 			one(l)
+		}
+	}
+	return out
+}
+
+// minBase64Core is the shortest base64 run masked for a value inside a
+// longer encoded text: shorter runs would match unrelated base64.
+const minBase64Core = 8
+
+// base64Cores returns, for each of the three alignments a value can have
+// inside a longer base64 text, the characters that depend on the value's
+// bytes alone: whatever surrounds it, its encoding contains one of them.
+func base64Cores(v string) []string {
+	n := len(v)
+	var out []string
+	for k := 0; k < 3; k++ {
+		buf := make([]byte, k+n+2)
+		copy(buf[k:], v)
+		enc := base64.StdEncoding.EncodeToString(buf)
+		var core strings.Builder
+		for j := range enc {
+			first, last := 6*j/8, (6*j+5)/8
+			if first >= k && last <= k+n-1 {
+				core.WriteByte(enc[j])
+			}
+		}
+		if c := core.String(); len(c) >= minBase64Core {
+			out = append(out, c, strings.NewReplacer("+", "-", "/", "_").Replace(c))
 		}
 	}
 	return out
@@ -181,6 +221,25 @@ func maskOldSides(r *result.Result) {
 			r.Outputs[k] = o
 		}
 	}
+}
+
+// JSON returns v as compact JSON with every string in it masked: the
+// document stays valid whatever the secrets are.
+func (m *Masker) JSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "{}"
+	}
+	var tree any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if d.Decode(&tree) != nil {
+		return "{}"
+	}
+	if b, err = json.Marshal(m.tree(tree)); err != nil {
+		return "{}"
+	}
+	return string(b)
 }
 
 func (m *Masker) tree(v any) any {

@@ -66,11 +66,12 @@ func (r *run) outputs(results []*result.Result) error {
 		outs := map[string]any{}
 		for k, o := range res.Outputs {
 			// An output holding a secret anywhere (a Pulumi secret, or a
-			// value masked as one) is left out whole.
-			if o.Secret || o.Change == result.Deleted || strings.Contains(o.Value, result.SecretText) {
+			// value masked as one) is left out whole; one with no full
+			// value (unknown in a preview) too.
+			if o.Secret || o.Change == result.Deleted || o.Raw == nil || strings.Contains(compactJSON(o.Raw), result.SecretText) {
 				continue
 			}
-			outs[k] = outputValue(o.Value)
+			outs[k] = o.Raw
 		}
 		stackOutputs[res.Stack] = outs
 	}
@@ -85,8 +86,10 @@ func (r *run) outputs(results []*result.Result) error {
 	return r.writeOutputs(kv)
 }
 
-// writeOutputs appends name=value lines to GITHUB_OUTPUT, masked, refusing
-// any value that is not one line.
+// writeOutputs appends name=value lines to GITHUB_OUTPUT, refusing any
+// value that is not one line. The values are built from typed values and
+// masked results (never masked as text: a secret equal to "true" must not
+// turn has-changes=true into has-changes=[secret]).
 func (r *run) writeOutputs(kv [][2]string) error {
 	path := r.getenv("GITHUB_OUTPUT")
 	if path == "" {
@@ -94,7 +97,7 @@ func (r *run) writeOutputs(kv [][2]string) error {
 	}
 	var b strings.Builder
 	for _, p := range kv {
-		v := r.mask.String(p[1])
+		v := p[1]
 		if err := checkOutput(p[0], v); err != nil {
 			return err
 		}
@@ -109,19 +112,6 @@ func checkOutput(name, value string) error {
 		return fmt.Errorf("output %s: refusing a multi-line value", name)
 	}
 	return nil
-}
-
-// outputValue turns a rendered output value back into JSON where it is
-// JSON (numbers, quoted strings, lists, maps), else keeps the text.
-func outputValue(rendered string) any {
-	var v any
-	if err := json.Unmarshal([]byte(rendered), &v); err == nil {
-		return v
-	}
-	if s, err := strconv.Unquote(rendered); err == nil {
-		return s
-	}
-	return rendered
 }
 
 func compactJSON(v any) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -50,7 +51,9 @@ func SecretLeaves(doc []byte, project, key, decrypted string) []string {
 				}
 				walk(e, f)
 			}
-		case nil:
+		case nil, bool:
+			// A boolean tells nothing worth hiding, and masking "true"
+			// would garble every text konductor writes.
 		default:
 			s := scalarText(x)
 			if s == "" || sameScalar(file, s) {
@@ -88,7 +91,7 @@ func scalarText(v any) string {
 	case string:
 		return x
 	case float64:
-		return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%f", x), "0"), ".")
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	case json.Number:
 		return x.String()
 	}

@@ -422,11 +422,11 @@ func stepLine(s result.Step) string {
 func diffLine(d result.PropertyDiff) string {
 	switch d.Kind {
 	case result.Added:
-		return code(d.Path) + " added: " + code(d.New)
+		return code(d.Path) + " added: " + code(result.Clip(d.New))
 	case result.Deleted:
-		return code(d.Path) + " removed (was " + code(d.Old) + ")"
+		return code(d.Path) + " removed (was " + code(result.Clip(d.Old)) + ")"
 	}
-	s := code(d.Path) + ": " + code(d.Old) + " → " + code(d.New)
+	s := code(d.Path) + ": " + code(result.Clip(d.Old)) + " → " + code(result.Clip(d.New))
 	if d.Replaces {
 		s += " (forces replacement)"
 	}
@@ -444,11 +444,11 @@ func outputs(r *result.Result) *block {
 		o := r.Outputs[k]
 		switch o.Change {
 		case result.Updated:
-			b.lines = append(b.lines, fmt.Sprintf("- %s: %s → %s", code(k), code(o.Old), code(o.Value)))
+			b.lines = append(b.lines, fmt.Sprintf("- %s: %s → %s", code(k), code(result.Clip(o.Old)), code(result.Clip(o.Value))))
 		case result.Deleted:
 			b.lines = append(b.lines, fmt.Sprintf("- %s removed", code(k)))
 		default:
-			b.lines = append(b.lines, fmt.Sprintf("- %s: %s", code(k), code(o.Value)))
+			b.lines = append(b.lines, fmt.Sprintf("- %s: %s", code(k), code(result.Clip(o.Value))))
 		}
 	}
 	return b
@@ -485,11 +485,11 @@ func fullDiff(r *result.Result) *block {
 		for _, d := range s.Diffs {
 			switch d.Kind {
 			case result.Added:
-				body = append(body, fmt.Sprintf("+     %s: %s", d.Path, d.New))
+				body = append(body, fmt.Sprintf("+     %s: %s", d.Path, result.Clip(d.New)))
 			case result.Deleted:
-				body = append(body, fmt.Sprintf("-     %s: %s", d.Path, d.Old))
+				body = append(body, fmt.Sprintf("-     %s: %s", d.Path, result.Clip(d.Old)))
 			default:
-				body = append(body, fmt.Sprintf("-     %s: %s", d.Path, d.Old), fmt.Sprintf("+     %s: %s", d.Path, d.New))
+				body = append(body, fmt.Sprintf("-     %s: %s", d.Path, d.Old), fmt.Sprintf("+     %s: %s", d.Path, result.Clip(d.New)))
 			}
 		}
 	}

@@ -473,9 +473,13 @@ func isSecret(m map[string]any) bool {
 }
 
 // Render shows a property value in one line: secrets as [secret], unknowns
-// as (known after apply), strings quoted, and long values cut.
-func Render(v any) string {
-	s := render(v)
+// as (known after apply), strings quoted. It never cuts: a value is cut
+// for display (Clip) only after it was masked, so a cut cannot leave a
+// secret's prefix behind.
+func Render(v any) string { return render(v) }
+
+// Clip cuts a rendered value longer than maxValue bytes, with a marker.
+func Clip(s string) string {
 	if len(s) > maxValue {
 		cut := maxValue
 		for cut > 0 && !utf8Start(s[cut]) {
@@ -534,6 +538,8 @@ func diffOutputs(old, new map[string]any) map[string]Output {
 		o := Output{Value: Render(n)}
 		if m, ok := n.(map[string]any); ok && isSecret(m) {
 			o.Secret = true
+		} else if !holdsSecretOrUnknown(n) {
+			o.Raw = n
 		}
 		if ov, ok := old[k]; !ok {
 			if old != nil {
@@ -550,4 +556,29 @@ func diffOutputs(old, new map[string]any) map[string]Output {
 		}
 	}
 	return out
+}
+
+// holdsSecretOrUnknown reports whether a value holds a secret or an
+// unknown anywhere: such a value has no full form to pass on.
+func holdsSecretOrUnknown(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return x == unknownString
+	case map[string]any:
+		if isSecret(x) {
+			return true
+		}
+		for _, e := range x {
+			if holdsSecretOrUnknown(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if holdsSecretOrUnknown(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

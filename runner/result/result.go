@@ -99,7 +99,11 @@ type Step struct {
 
 // Output is a stack output and how it changes.
 type Output struct {
-	Value  string `json:"value"`
+	// Value is the value rendered for people, whole (report cuts it).
+	Value string `json:"value"`
+	// Raw is the value itself, for machines (the stack-outputs output);
+	// nil when it holds a secret or an unknown.
+	Raw    any    `json:"raw,omitempty"`
 	Old    string `json:"old,omitempty"`
 	Secret bool   `json:"secret,omitempty"`
 	// Change is empty when the value is unchanged.
