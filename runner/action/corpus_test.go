@@ -95,7 +95,7 @@ func TestSecretCorpus(t *testing.T) {
 	}
 	// The encoded secret inside a longer base64 value is caught too.
 	if strings.Contains(h.summary(), "data:"+base64.StdEncoding.EncodeToString([]byte("user=admin;pw="))[:16]) &&
-		strings.Contains(h.summary(), base64.StdEncoding.EncodeToString([]byte("user=admin;pw="+cfgSecret))[24:36]) {
+		strings.Contains(h.summary(), base64.StdEncoding.EncodeToString([]byte("user=admin;pw=" + cfgSecret))[24:36]) {
 		t.Errorf("the base64'd secret is in the summary:\n%s", h.summary())
 	}
 	// Not vacuous: each path did carry text to the outputs.
