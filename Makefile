@@ -44,7 +44,7 @@ export KONDUCTOR_PLUGIN_PATH := $(PLUGIN_DIR)
 export KONDUCTOR_KUBE_CLUSTER := $(KUBE_CLUSTER)
 export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
 
-.PHONY: build tools demo test lint unit clean-cache dist cloud-plugins coldstart bench bench-profile bench-cli-calls
+.PHONY: build tools demo test lint unit check-modcache clean-cache dist cloud-plugins coldstart bench bench-profile bench-cli-calls
 
 build: $(BIN)
 
@@ -64,13 +64,20 @@ $(PULUMI):
 	  -o $(PULUMI).tmp github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 	mv $(PULUMI).tmp $(PULUMI)
 
+# The module-resolving parts of the recipes that read a module's files, kept
+# apart so `make check-modcache` can run them on an empty module cache: each
+# downloads what it reads (`go list -m` alone prints nothing for a module
+# that is not in the cache yet). Each prints the module's directory.
+k8s_provider_dir = $(GO) mod download -json github.com/pulumi/pulumi-kubernetes/provider/v4 | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'
+cert_manager_dir = $(GO) mod download -json github.com/cert-manager/cert-manager@$(1) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'
+cert_manager_version = $$(awk '/^cert_manager:/{m=1;next} /^[^ \#]/{m=0} m&&$$1=="version:"{print $$2;exit}' modules/versions/versions.yaml)
+
 # The upstream main embeds generated files the module zip lacks: stamp the
 # schema's version and copy the mapping next to our wrapper main, then build.
 $(K8S_PROVIDER):
 	@echo ">> building pulumi-resource-kubernetes $(K8S_PROVIDER_VERSION) from Go modules (first run only, ~12 min)"
 	cd tools/pulumi-resource-kubernetes && \
-	  $(GO) mod download github.com/pulumi/pulumi-kubernetes/provider/v4 && \
-	  dir=$$($(GO) list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4) && \
+	  dir=$$($(k8s_provider_dir)) && \
 	  test -n "$$dir" && \
 	  sed '1s/^{/{"version":"$(K8S_PROVIDER_VERSION)",/' $$dir/cmd/pulumi-resource-kubernetes/schema.json > schema-embed.json && \
 	  cp $$dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json terraform-mapping-embed.json && \
@@ -139,13 +146,15 @@ $(NPM_DIR)/node_modules/.installed:
 	touch $@
 
 # A real preview of examples/platform (stack dev) on the embedded file backend,
-# printing the PR comment it would post.
-demo: tools $(BIN)
+# printing the PR comment it would post. It builds only what it runs: the
+# CLI, the kubernetes provider and konductor (not the test cluster or the npm
+# test backends).
+demo: $(PULUMI) $(K8S_PROVIDER) $(BIN)
 	@# Offline cert-manager chart for the example (chart_path): the pinned
 	@# version's chart from the Go module zip, whose Chart.yaml carries
 	@# placeholder versions (v0.0.0) that its release tool fills in.
-	v=$$(awk '/^cert_manager:/{m=1;next} /^[^ #]/{m=0} m&&$$1=="version:"{print $$2;exit}' modules/versions/versions.yaml); \
-	src=$$($(GO) mod download -json github.com/cert-manager/cert-manager@$$v | grep '"Dir"' | cut -d'"' -f4); \
+	v=$(cert_manager_version); \
+	src=$$($(call cert_manager_dir,$$v)); test -n "$$src"; \
 	dst=examples/platform/.konductor/charts/cert-manager; \
 	rm -rf $$dst; mkdir -p $$(dirname $$dst); cp -R $$src/deploy/charts/cert-manager $$dst; chmod -R u+w $$dst; \
 	sed -i -E "s/^(version|appVersion): .*/\1: $$v/" $$dst/Chart.yaml
@@ -165,7 +174,7 @@ lint: $(STATICCHECK) $(ACTIONLINT)
 	  rm -f $$tmp; \
 	done
 
-test: tools lint
+test: tools lint check-modcache
 	$(GO) test -count=1 -timeout 60m ./...
 
 # Scale benchmarks (docs/performance.md): P2 rendering, P1 runner overhead
@@ -184,6 +193,21 @@ bench-profile: demo
 # The Pulumi CLI starts one run pays for two stacks (shared setup).
 bench-cli-calls: $(BIN)
 	BINS="this=$(dir $(BIN))" scripts/perf/cli-calls.sh
+
+# Runs the module-resolving part of every recipe that reads a module's files
+# with GOMODCACHE pointed at an empty directory (fed from the local download
+# cache first, so it is quick and mostly offline), and checks the files the
+# recipes read are there: a recipe that works only on a warm cache fails.
+check-modcache:
+	@tmp=$$(mktemp -d) && trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT && \
+	export GOPROXY="file://$$($(GO) env GOMODCACHE)/cache/download,$$($(GO) env GOPROXY)" GOMODCACHE="$$tmp" GOFLAGS="$(GOFLAGS) -modcacherw" && \
+	d=$$(cd tools/pulumi-resource-kubernetes && $(k8s_provider_dir)) && \
+	test -f "$$d/cmd/pulumi-resource-kubernetes/schema.json" -a -f "$$d/cmd/pulumi-resource-kubernetes/terraform-mapping.json" || \
+	  { echo "check-modcache: the kubernetes provider recipe does not find its module's files on an empty module cache ($$d)"; exit 1; }; \
+	v=$(cert_manager_version); d=$$($(call cert_manager_dir,$$v)) && \
+	test -f "$$d/deploy/charts/cert-manager/Chart.yaml" || \
+	  { echo "check-modcache: the demo's cert-manager chart is not found on an empty module cache ($$d)"; exit 1; }; \
+	echo "check-modcache: every recipe resolves its modules from an empty module cache"
 
 clean-cache:
 	rm -rf $(CACHE)

@@ -84,6 +84,10 @@ type Deps struct {
 	Clock github.Clock
 	// LockTimeout bounds the wait for a locked stack (DefaultLockTimeout).
 	LockTimeout time.Duration
+	// Mask is the run's masker (a new one if nil). The caller passes one
+	// when it writes elsewhere too, such as its slog handler on stderr,
+	// so every value the run learns is secret is masked there as well.
+	Mask *Masker
 }
 
 // run is one invocation's state.
@@ -126,7 +130,10 @@ func Run(ctx context.Context, d Deps) (err error) {
 	defer cancelPub()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(reportGrace, cancelPub) })
 	defer stop()
-	r := &run{Deps: d, ctx: ctx, pubCtx: pub, mask: NewMasker()}
+	if d.Mask == nil {
+		d.Mask = NewMasker()
+	}
+	r := &run{Deps: d, ctx: ctx, pubCtx: pub, mask: d.Mask}
 	r.out = r.mask.Writer(d.Stdout)
 	r.log = githubactions.New(githubactions.WithWriter(r.out), githubactions.WithGetenv(d.Action.Getenv))
 	stopNotice := context.AfterFunc(ctx, func() {

@@ -30,9 +30,18 @@ policy violation failed the run, 2 bad input or configuration.`,
 	}
 }
 
-// runAction builds the real dependencies from the environment.
+// runAction builds the real dependencies from the environment. Its slog
+// log (engine and GitHub client) goes through the run's masker too.
 func runAction(ctx context.Context, g *globals) error {
+	mask := action.NewMasker()
+	stderr := mask.Writer(g.stderr)
+	defer stderr.Flush()
+	g.stderr = stderr
+	if err := g.setupLog(); err != nil {
+		return err
+	}
 	return action.Run(ctx, action.Deps{
+		Mask:      mask,
 		Action:    githubactions.New(githubactions.WithWriter(g.stdout)),
 		Stdout:    g.stdout,
 		NewGitHub: g.newGitHub,
