@@ -28,7 +28,8 @@ COPY . .
 # memory) are built from Go modules by the Makefile's own recipes, into a
 # cache dir that stays in this (discarded) stage.
 ARG GO_BUILD_FLAGS=-trimpath
-RUN make dist CACHE=/cache DIST=/dist GO_BUILD_FLAGS="$GO_BUILD_FLAGS"
+ARG VERSION=dev
+RUN make dist CACHE=/cache DIST=/dist GO_BUILD_FLAGS="$GO_BUILD_FLAGS" VERSION="$VERSION"
 
 # The aws and azure-native providers cannot be built from Go modules (their
 # provider modules need generated sources the module zips lack): the tree's

@@ -25,6 +25,10 @@ STATICCHECK := $(CACHE)/staticcheck-$(call key,tools/staticcheck)/staticcheck
 NPM_DIR := $(CACHE)/npm-$(call key,tools/npm)
 ACTIONLINT := $(CACHE)/actionlint-$(call key,tools/actionlint)/actionlint
 BIN := bin/konductor
+# `konductor version` and every run's first log line.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION_LDFLAGS = -X github.com/containercraft/konductor-action/cmd/konductor/cli.Version=$(VERSION) \
+  -X github.com/containercraft/konductor-action/cmd/konductor/cli.PulumiVersion=$(PULUMI_VERSION)
 
 # The install tree the container image ships (`make dist`). The image build
 # adds -trimpath (GO_BUILD_FLAGS); locally it would recompile every package.
@@ -51,7 +55,7 @@ build: $(BIN)
 # The baseline policy pack ships next to the binary, where konductor looks
 # for it.
 $(BIN): FORCE
-	$(GO) build -o $(BIN) ./cmd/konductor
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN) ./cmd/konductor
 	$(GO) build -o $(dir $(BIN))konductor-baseline ./policies/baseline
 FORCE:
 
@@ -103,7 +107,7 @@ dist: $(PULUMI) $(K8S_PROVIDER)
 	@test -n "$(DIST)"
 	rm -rf $(DIST)/bin $(DIST)/plugins
 	mkdir -p $(DIST)/bin $(DIST)/plugins
-	$(GO) build $(GO_BUILD_FLAGS) -ldflags "-s -w" -o $(DIST)/bin/konductor ./cmd/konductor
+	$(GO) build $(GO_BUILD_FLAGS) -ldflags "-s -w $(VERSION_LDFLAGS)" -o $(DIST)/bin/konductor ./cmd/konductor
 	$(GO) build $(GO_BUILD_FLAGS) -ldflags "-s -w" -o $(DIST)/bin/konductor-baseline ./policies/baseline
 	ln -f $(PULUMI) $(DIST)/bin/pulumi 2>/dev/null || cp $(PULUMI) $(DIST)/bin/pulumi
 	ln -f $(K8S_PROVIDER) $(DIST)/plugins/ 2>/dev/null || cp $(K8S_PROVIDER) $(DIST)/plugins/

@@ -84,6 +84,9 @@ type Deps struct {
 	Clock github.Clock
 	// LockTimeout bounds the wait for a locked stack (DefaultLockTimeout).
 	LockTimeout time.Duration
+	// Version is logged first (after the masks), so a user reading the
+	// step's log sees which konductor ran.
+	Version string
 	// Mask is the run's masker (a new one if nil). The caller passes one
 	// when it writes elsewhere too, such as its slog handler on stderr,
 	// so every value the run learns is secret is masked there as well.
@@ -218,6 +221,9 @@ func (r *run) main() error {
 	notRun, invalid := r.prepare()
 	for _, v := range r.mask.Values() {
 		r.Action.AddMask(v)
+	}
+	if r.Version != "" {
+		r.log.Infof("%s", r.Version)
 	}
 	if !r.plan.NothingToDo {
 		r.log.Infof("konductor: state backend %s", r.backend)

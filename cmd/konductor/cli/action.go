@@ -41,6 +41,7 @@ func runAction(ctx context.Context, g *globals) error {
 		return err
 	}
 	return action.Run(ctx, action.Deps{
+		Version:   versionLine(),
 		Mask:      mask,
 		Action:    githubactions.New(githubactions.WithWriter(g.stdout)),
 		Stdout:    g.stdout,

@@ -98,7 +98,11 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return g.setupLog()
+			if err := g.setupLog(); err != nil {
+				return err
+			}
+			g.log.Debug(versionLine())
+			return nil
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -107,7 +111,7 @@ func newRoot(g *globals) *cobra.Command {
 	for _, op := range []result.Operation{result.Preview, result.Up, result.Refresh, result.Destroy} {
 		root.AddCommand(newOpCmd(g, op))
 	}
-	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newPoliciesCmd(g), newActionCmd(g), newPlanCmd(g))
+	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newPoliciesCmd(g), newActionCmd(g), newPlanCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -69,5 +70,16 @@ func TestModulesListing(t *testing.T) {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("modules output lacks %q:\n%s", w, out.String())
 		}
+	}
+}
+
+// `konductor version` names the build (set by the Makefile's ldflags).
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"version"}, &out, &errb); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got := out.String(); !strings.HasPrefix(got, "konductor ") || !strings.Contains(got, runtime.Version()) {
+		t.Errorf("version = %q", got)
 	}
 }
