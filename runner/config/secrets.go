@@ -3,7 +3,8 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,7 +40,7 @@ func SecretLeaves(doc []byte, project, key, decrypted string) []string {
 		switch x := v.(type) {
 		case map[string]any:
 			fm, _ := file.(map[string]any)
-			for _, k := range sortedAnyKeys(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				walk(x[k], lookup(fm, k))
 			}
 		case []any:
@@ -137,13 +138,4 @@ func normalize(v any) any {
 		return scalarText(x)
 	}
 	return fmt.Sprint(v)
-}
-
-func sortedAnyKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
