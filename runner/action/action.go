@@ -31,6 +31,7 @@ import (
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/runner/mask"
 	"github.com/containercraft/konductor-action/runner/plan"
 	"github.com/containercraft/konductor-action/runner/report"
 	"github.com/containercraft/konductor-action/runner/result"
@@ -90,7 +91,7 @@ type Deps struct {
 	// Mask is the run's masker (a new one if nil). The caller passes one
 	// when it writes elsewhere too, such as its slog handler on stderr,
 	// so every value the run learns is secret is masked there as well.
-	Mask *Masker
+	Mask *mask.Masker
 }
 
 // run is one invocation's state.
@@ -99,9 +100,9 @@ type run struct {
 	ctx    context.Context
 	pubCtx context.Context // for reporting: outlives ctx by reportGrace
 	in     *Inputs
-	out    *MaskWriter
+	out    *mask.Writer
 	log    *githubactions.Action // writes through the mask
-	mask   *Masker
+	mask   *mask.Masker
 	plan   *plan.Plan
 	event  *plan.Event
 	owner  string
@@ -134,7 +135,7 @@ func Run(ctx context.Context, d Deps) (err error) {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(reportGrace, cancelPub) })
 	defer stop()
 	if d.Mask == nil {
-		d.Mask = NewMasker()
+		d.Mask = mask.New()
 	}
 	r := &run{Deps: d, ctx: ctx, pubCtx: pub, mask: d.Mask}
 	r.out = r.mask.Writer(d.Stdout)
@@ -184,7 +185,7 @@ func (r *run) readPlan() error {
 // plan; it runs and writes nothing (`konductor plan`). Deps.Stdout and
 // NewRunner are not used.
 func Plan(ctx context.Context, d Deps) (*plan.Plan, error) {
-	r := &run{Deps: d, ctx: ctx, pubCtx: ctx, mask: NewMasker()}
+	r := &run{Deps: d, ctx: ctx, pubCtx: ctx, mask: mask.New()}
 	if err := r.readPlan(); err != nil {
 		return nil, err
 	}
@@ -473,7 +474,7 @@ func (r *run) planOnly() error {
 		fmt.Fprintf(&b, "### Konductor plan\n\n%s: %s of %d stack%s.\n\n| stack | why |\n|---|---|\n", p.Reason, p.Operation, len(p.Stacks), plural(len(p.Stacks)))
 		for _, s := range p.Stacks {
 			r.log.Infof("  %s: %s", s.Name, s.Reason)
-			fmt.Fprintf(&b, "| `%s` | %s |\n", s.Name, markdownEsc.Replace(s.Reason))
+			fmt.Fprintf(&b, "| `%s` | %s |\n", s.Name, report.Escape(s.Reason))
 		}
 		errs = append(errs, r.summary(b.String()))
 	}

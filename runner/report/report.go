@@ -624,8 +624,10 @@ func fenceFor(s string) string {
 // escLine keeps text from forging our hidden comment markers.
 func escLine(s string) string { return strings.ReplaceAll(s, "<!--", "<\u200b!--") }
 
-// esc escapes text shown outside code: markdown and HTML metacharacters.
-func esc(s string) string { return mdEscaper.Replace(s) }
+// Escape escapes text shown outside code: markdown and HTML metacharacters.
+func Escape(s string) string { return mdEscaper.Replace(s) }
+
+func esc(s string) string { return Escape(s) }
 
 var mdEscaper = strings.NewReplacer("\\", "\\\\", "*", "\\*", "_", "\\_", "`", "\\`", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|", "\n", " ")
 
@@ -635,6 +637,9 @@ func short(sha string) string {
 	}
 	return sha
 }
+
+// Plural is "s" unless n is 1.
+func Plural(n int) string { return plural(n) }
 
 func plural(n int) string {
 	if n == 1 {

@@ -11,6 +11,7 @@ import (
 	"github.com/containercraft/konductor-action/runner/action"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/runner/mask"
 )
 
 func newActionCmd(g *globals) *cobra.Command {
@@ -33,8 +34,8 @@ policy violation failed the run, 2 bad input or configuration.`,
 // runAction builds the real dependencies from the environment. Its slog
 // log (engine and GitHub client) goes through the run's masker too.
 func runAction(ctx context.Context, g *globals) error {
-	mask := action.NewMasker()
-	stderr := mask.Writer(g.stderr)
+	masker := mask.New()
+	stderr := masker.Writer(g.stderr)
 	defer stderr.Flush()
 	g.stderr = stderr
 	if err := g.setupLog(); err != nil {
@@ -42,7 +43,7 @@ func runAction(ctx context.Context, g *globals) error {
 	}
 	return action.Run(ctx, action.Deps{
 		Version:   versionLine(),
-		Mask:      mask,
+		Mask:      masker,
 		Action:    githubactions.New(githubactions.WithWriter(g.stdout)),
 		Stdout:    g.stdout,
 		NewGitHub: g.newGitHub,

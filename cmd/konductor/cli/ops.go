@@ -17,9 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/containercraft/konductor-action/runner"
-	"github.com/containercraft/konductor-action/runner/action"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
+	"github.com/containercraft/konductor-action/runner/mask"
 	"github.com/containercraft/konductor-action/runner/report"
 	"github.com/containercraft/konductor-action/runner/result"
 )
@@ -215,7 +215,7 @@ func runStack(ctx context.Context, r *runner.Runner, op result.Operation, f opFl
 	if err != nil {
 		return nil, fmt.Errorf("reading secrets to mask: %w", err)
 	}
-	return action.NewMasker(secrets...).Result(res), nil
+	return mask.New(secrets...).Result(res), nil
 }
 
 // prefixWriter writes whole lines to w, each with prefix, so stacks running

@@ -1,4 +1,7 @@
-package action
+// Package mask keeps secret values out of everything konductor writes: the
+// comment, the job summary, outputs, annotations and logs. The CLI and the
+// action share it, as tfcmt keeps its masking in pkg/mask.
+package mask
 
 import (
 	"bytes"
@@ -12,15 +15,16 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/containercraft/konductor-action/runner/report"
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
 // Redacted replaces a masked value.
 const Redacted = "[secret]"
 
-// MinMaskLength is the shortest value masked in text: masking a one- or
+// MinLength is the shortest value masked in text: masking a one- or
 // two-character value would garble everything we write and hide nothing.
-const MinMaskLength = 3
+const MinLength = 3
 
 // Masker replaces secret values with [secret] in everything konductor
 // writes: the comment, the job summary, outputs and logs. Besides the value
@@ -35,15 +39,12 @@ type Masker struct {
 	longest  int
 }
 
-// NewMasker returns a Masker for values.
-func NewMasker(values ...string) *Masker {
+// New returns a Masker for values.
+func New(values ...string) *Masker {
 	m := &Masker{values: map[string]bool{}, forms: map[string]bool{}}
 	m.Add(values...)
 	return m
 }
-
-// markdownEsc is report's escaping of text outside code.
-var markdownEsc = strings.NewReplacer("\\", "\\\\", "*", "\\*", "_", "\\_", "`", "\\`", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|", "\n", " ")
 
 // Add adds secret values.
 func (m *Masker) Add(values ...string) {
@@ -57,7 +58,7 @@ func (m *Masker) Add(values ...string) {
 		m.values[v] = true
 		changed = true
 		for _, f := range forms(v) {
-			if len([]rune(f)) >= MinMaskLength {
+			if len([]rune(f)) >= MinLength {
 				m.forms[f] = true
 			}
 		}
@@ -97,7 +98,7 @@ func forms(v string) []string {
 		if j, err := json.Marshal(s); err == nil {
 			add(string(j[1 : len(j)-1]))
 		}
-		add(markdownEsc.Replace(s))
+		add(report.Escape(s))
 	}
 	one(v)
 	// Encoded forms: a value sent in a URL, or base64'd whole (a
@@ -264,12 +265,12 @@ func (m *Masker) tree(v any) any {
 // Writer returns a writer that masks what it passes to w. It masks line by
 // line: a partial line is held until its newline, Flush or Close (or until
 // it grows past 64 KiB), so a value split across writes is still masked.
-func (m *Masker) Writer(w io.Writer) *MaskWriter {
-	return &MaskWriter{m: m, w: w}
+func (m *Masker) Writer(w io.Writer) *Writer {
+	return &Writer{m: m, w: w}
 }
 
-// MaskWriter is a masking io.Writer.
-type MaskWriter struct {
+// Writer is a masking io.Writer.
+type Writer struct {
 	mu  sync.Mutex
 	m   *Masker
 	w   io.Writer
@@ -279,7 +280,7 @@ type MaskWriter struct {
 const maxPartialLine = 64 << 10
 
 // Write implements io.Writer.
-func (mw *MaskWriter) Write(p []byte) (int, error) {
+func (mw *Writer) Write(p []byte) (int, error) {
 	mw.mu.Lock()
 	defer mw.mu.Unlock()
 	mw.buf = append(mw.buf, p...)
@@ -296,13 +297,13 @@ func (mw *MaskWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (mw *MaskWriter) emit(b []byte) error {
+func (mw *Writer) emit(b []byte) error {
 	_, err := io.WriteString(mw.w, mw.m.String(string(b)))
 	return err
 }
 
 // Flush writes a held partial line.
-func (mw *MaskWriter) Flush() error {
+func (mw *Writer) Flush() error {
 	mw.mu.Lock()
 	defer mw.mu.Unlock()
 	if len(mw.buf) == 0 {
@@ -314,4 +315,4 @@ func (mw *MaskWriter) Flush() error {
 }
 
 // Close flushes; it does not close the underlying writer.
-func (mw *MaskWriter) Close() error { return mw.Flush() }
+func (mw *Writer) Close() error { return mw.Flush() }

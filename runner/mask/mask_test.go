@@ -1,4 +1,4 @@
-package action_test
+package mask_test
 
 import (
 	"bytes"
@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containercraft/konductor-action/runner/action"
+	"github.com/containercraft/konductor-action/runner/mask"
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
 func TestMaskerForms(t *testing.T) {
 	t.Parallel()
 	const tricky = `p@ss"wo\rd_*<x>`
-	m := action.NewMasker(tricky, "two\nlines", "ab", "")
+	m := mask.New(tricky, "two\nlines", "ab", "")
 	j, _ := json.Marshal(tricky)
 	for _, text := range []string{
 		tricky,
@@ -31,7 +31,7 @@ func TestMaskerForms(t *testing.T) {
 				t.Errorf("String(%q) = %q: holds %q", text, got, leak)
 			}
 		}
-		if !strings.Contains(got, action.Redacted) {
+		if !strings.Contains(got, mask.Redacted) {
 			t.Errorf("String(%q) = %q: nothing masked", text, got)
 		}
 	}
@@ -46,10 +46,10 @@ func TestMaskerForms(t *testing.T) {
 	}
 }
 
-func TestMaskWriter(t *testing.T) {
+func TestWriter(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	m := action.NewMasker("s3cr3t-value")
+	m := mask.New("s3cr3t-value")
 	w := m.Writer(&out)
 	for _, chunk := range []string{"a s3c", "r3t-v", "alue b\nnext s3cr3t", "-value", " no newline"} {
 		if _, err := io.WriteString(w, chunk); err != nil {
@@ -71,7 +71,7 @@ func TestMaskWriter(t *testing.T) {
 
 func TestMaskResult(t *testing.T) {
 	t.Parallel()
-	m := action.NewMasker("hunter22")
+	m := mask.New("hunter22")
 	r := &result.Result{Stack: "dev", Error: "bad hunter22",
 		Steps:       []result.Step{{Name: "x-hunter22", URN: "urn::x-hunter22", Diffs: []result.PropertyDiff{{Path: "p", Old: `"hunter22"`, New: `"n"`}}, ReplaceReasons: []string{"hunter22"}}},
 		Outputs:     map[string]result.Output{"o": {Value: `"hunter22"`, Old: "hunter22"}},
@@ -92,7 +92,7 @@ func TestMaskResult(t *testing.T) {
 // When a secret value changes, the new value is recognised and masked, and
 // the old one (from state, unknown to us) is hidden with it.
 func TestMaskResultHidesChangedSecretsOldValue(t *testing.T) {
-	m := action.NewMasker("new-s3cret-value")
+	m := mask.New("new-s3cret-value")
 	r := &result.Result{Counts: map[result.Op]int{}, Steps: []result.Step{{Op: result.OpUpdate, Diffs: []result.PropertyDiff{
 		{Path: "input", Kind: result.Updated, Old: `"old-s3cret-value"`, New: `"new-s3cret-value"`},
 		{Path: "plain", Kind: result.Updated, Old: `"a"`, New: `"b"`},
