@@ -1,0 +1,224 @@
+package action
+
+// This file runs the planned stacks: it prepares them (validation, the
+// backend's preflight, secrets to mask), runs them at most the parallel
+// input at once, and waits out a locked stack.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containercraft/konductor-action/runner"
+	"github.com/containercraft/konductor-action/runner/backend"
+	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/engine"
+	"github.com/containercraft/konductor-action/runner/plan"
+	"github.com/containercraft/konductor-action/runner/result"
+)
+
+// prepare validates every planned stack, checks that the secrets its
+// backend needs are there, and collects its secret values to mask. It
+// writes nothing. notRun maps a stack that cannot run to why; invalid maps
+// a stack whose configuration or environment is wrong to the problem.
+func (r *run) prepare() (notRun map[string]string, invalid map[string]error) {
+	notRun, invalid = map[string]string{}, map[string]error{}
+	if r.plan.NothingToDo {
+		return
+	}
+	for _, sp := range r.plan.Stacks {
+		if err := preflight(r.getenv, r.backend, r.dir, sp.Name); err != nil {
+			invalid[sp.Name] = err
+			continue
+		}
+		rn, err := r.getRunner()
+		if err != nil {
+			notRun[sp.Name] = err.Error()
+			continue
+		}
+		if _, err := rn.Load(r.dir, sp.Name, r.settings); err != nil {
+			var ce config.Errors
+			if errors.As(err, &ce) {
+				invalid[sp.Name] = ce
+			} else {
+				notRun[sp.Name] = err.Error()
+			}
+			continue
+		}
+		secrets, err := rn.Secrets(r.ctx, r.dir, sp.Name)
+		if err != nil {
+			notRun[sp.Name] = "could not read the stack's secret config: " + err.Error()
+			continue
+		}
+		r.mask.Add(secrets...)
+	}
+	return
+}
+
+// preflight reports an environment that cannot work for the stack's backend
+// and secrets provider, before anything runs: a self-managed backend with
+// the passphrase provider and no passphrase, Pulumi Cloud without a token.
+func preflight(getenv func(string) string, b backend.Backend, dir, stack string) error {
+	if b.Embedded() {
+		return nil // works as it is (a preview only: checked before)
+	}
+	var file struct {
+		SecretsProvider string `yaml:"secretsprovider"`
+	}
+	_ = readYAML(filepath.Join(dir, "Pulumi."+stack+".yaml"), &file)
+	scheme, _, _ := strings.Cut(b.URL, "://")
+	switch {
+	case scheme == "https" || scheme == "http":
+		if getenv("PULUMI_ACCESS_TOKEN") == "" && b.Source != backend.FromLogin {
+			return fmt.Errorf("the backend is %s but PULUMI_ACCESS_TOKEN is not set: pass it to the step (env: PULUMI_ACCESS_TOKEN: ${{ secrets.PULUMI_ACCESS_TOKEN }})", b)
+		}
+	case file.SecretsProvider == "" || file.SecretsProvider == "passphrase":
+		if getenv(engine.EnvPassphrase) == "" && getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
+			return fmt.Errorf("the %s:// backend keeps this stack's secrets with the passphrase provider, but PULUMI_CONFIG_PASSPHRASE is not set: pass it to the step (env: PULUMI_CONFIG_PASSPHRASE: ${{ secrets.PULUMI_CONFIG_PASSPHRASE }}); secrets are not available to pull requests from forks", scheme)
+		}
+	}
+	return nil
+}
+
+// runAll runs the planned stacks, at most the parallel input at once, and
+// reports each: a stack whose configuration is invalid or that cannot run
+// gets its section without running, and one stack's failure never stops
+// the others. Each stack's log (the engine's progress included) is one
+// group: streamed live when stacks run one at a time, else held and
+// written whole when the stack finishes, so stacks never interleave. The
+// comment section is upserted as each stack finishes (sections are ordered
+// by name in the comment); the job summary and the results follow the
+// plan's order whatever the finishing order.
+func (r *run) runAll(notRun map[string]string, invalid map[string]error) ([]*result.Result, []error) {
+	stacks := r.plan.Stacks
+	results := make([]*result.Result, len(stacks))
+	var errs []error
+	summarized := 0
+	finish := func(i int, res *result.Result) {
+		results[i] = r.mask.Result(res)
+		if err := r.publish(stacks[i], results[i]); err != nil {
+			errs = append(errs, err)
+		}
+		for summarized < len(stacks) && results[summarized] != nil {
+			errs = append(errs, r.summary(r.summaryMarkdown(results[summarized])))
+			summarized++
+		}
+	}
+	var runnable []int
+	for i, sp := range stacks {
+		if err, ok := invalid[sp.Name]; ok {
+			res, _ := r.invalidResult(sp.Name, err)
+			finish(i, res)
+			continue
+		}
+		if why, ok := notRun[sp.Name]; ok {
+			finish(i, r.notRunResult(sp.Name, result.Failed, why))
+			continue
+		}
+		runnable = append(runnable, i)
+	}
+
+	if r.in.Parallel <= 1 || len(runnable) <= 1 {
+		for _, i := range runnable {
+			r.log.Group(stacks[i].Name)
+			res := r.runStack(stacks[i], r.out)
+			_ = r.out.Flush()
+			r.log.EndGroup()
+			finish(i, res)
+		}
+		return results, errs
+	}
+
+	type done struct {
+		i   int
+		res *result.Result
+		log *bytes.Buffer
+	}
+	finished := make(chan done)
+	slots := make(chan struct{}, r.in.Parallel)
+	for _, i := range runnable {
+		go func() {
+			var log bytes.Buffer
+			select {
+			case slots <- struct{}{}:
+			case <-r.ctx.Done():
+				finished <- done{i, r.notRunResult(stacks[i].Name, result.Failed, "cancelled before it started: "+r.ctx.Err().Error()), &log}
+				return
+			}
+			defer func() { <-slots }()
+			res := r.runStack(stacks[i], &log)
+			finished <- done{i, res, &log}
+		}()
+	}
+	r.log.Infof("running %d stacks, %d at a time", len(runnable), min(r.in.Parallel, len(runnable)))
+	for range runnable {
+		d := <-finished
+		sp, res := stacks[d.i], d.res
+		r.log.Group(fmt.Sprintf("%s (%s %s, %s)", sp.Name, res.Operation, res.Status, res.Duration.Round(100*time.Millisecond)))
+		_, _ = r.out.Write(d.log.Bytes())
+		_ = r.out.Flush()
+		r.log.EndGroup()
+		finish(d.i, res)
+	}
+	return results, errs
+}
+
+// runStack runs one stack, waiting out a locked stack; its progress and
+// log lines go to log.
+func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
+	p := r.plan
+	rn, err := r.getRunner()
+	if err != nil {
+		return r.notRunResult(sp.Name, result.Failed, err.Error())
+	}
+	req := runner.Request{Operation: p.Operation, Dir: r.dir, Stack: sp.Name, Commit: p.HeadSHA, Refresh: p.Refresh,
+		PolicyPacks: r.policyPacks(), SettingsFile: r.settings, Progress: log}
+	deadline := r.Clock.Now().Add(r.LockTimeout)
+	delay := firstLockDelay
+	for {
+		res, err := rn.Run(r.ctx, req)
+		if !Locked(res, err) {
+			if err != nil {
+				return r.notRunResult(sp.Name, result.Failed, err.Error())
+			}
+			return res
+		}
+		if r.Clock.Now().Add(delay).After(deadline) {
+			why := fmt.Sprintf("the stack is still locked by another update after waiting %s", r.LockTimeout)
+			if res == nil {
+				return r.notRunResult(sp.Name, result.Failed, why+": "+err.Error())
+			}
+			res.Error = why + "\n" + res.Error
+			return res
+		}
+		fmt.Fprintf(log, "stack %s is locked by another update; retrying in %s\n", sp.Name, delay)
+		if err := r.Clock.Sleep(r.ctx, delay); err != nil {
+			return r.notRunResult(sp.Name, result.Failed, "cancelled while waiting for the stack lock: "+err.Error())
+		}
+		delay = min(2*delay, maxLockDelay)
+	}
+}
+
+// Locked reports whether a run failed because another update holds the
+// stack's lock.
+func Locked(res *result.Result, err error) bool {
+	if errors.Is(err, engine.ErrConcurrentUpdate) {
+		return true
+	}
+	return err == nil && res != nil && res.Status == result.Failed && res.Locked
+}
+
+func (r *run) policyPacks() []string {
+	var out []string
+	for _, p := range r.in.PolicyPacks {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(r.dir, p)
+		}
+		out = append(out, p)
+	}
+	return out
+}
