@@ -371,16 +371,48 @@ func pullRequest(in Input, settings *config.Settings, present []string) (*Plan, 
 	if len(p.Stacks) == 0 {
 		p.NothingToDo = true
 		p.Reason += ": no stacks affected"
+		// Say so when a stack file changed yet nothing runs: its stack is
+		// gone (a stack here is always affected by its own file).
+		var gone []string
+		wd := cleanWorkDir(in.WorkDir)
+		for _, f := range in.ChangedFiles {
+			if rel, inside := relTo(wd, f); inside && isStackFile(rel) {
+				gone = append(gone, f)
+			}
+		}
+		if len(gone) > 0 {
+			p.Reason += fmt.Sprintf(" (%s: no such stack in the work dir)", strings.Join(gone, ", "))
+		}
 	}
 	return p, nil
 }
 
 // affects decides whether the changed files affect stack, and why.
+//
+// Pulumi.yaml, konductor.yaml and the stack's own stack file always
+// affect it. Another stack's stack file is only that stack's config, so it
+// never affects this one: with no paths it does not count as a change
+// under the work dir (editing Pulumi.dev.yaml previews dev, not prod), and
+// a broad glob in paths (*.yaml, **) does not pull it in either. Only a
+// paths entry naming it literally, without wildcards (Pulumi.prod.yaml, or
+// /infra/Pulumi.prod.yaml from the root), makes it count, for a stack that
+// really depends on another's config. Every other file under the work dir
+// is shared: it affects a stack without paths; with paths, the globs decide.
+//
+// Stack files are recognised as the stacks are listed: Pulumi.*.yaml
+// directly in the work dir, by exact name. So Pulumi.dev-eu.yaml is
+// dev-eu's, never dev's; sub/Pulumi.x.yaml and Pulumi.x.yml are shared
+// files; and the stack file of a stack not here (deleted, renamed away) is
+// still a stack file, affecting no stack here.
 func affects(stack string, patterns []string, workDir, settingsFile string, changed []string) (*StackPlan, error) {
-	wd := path.Clean(strings.TrimPrefix(workDir, "./"))
+	wd := cleanWorkDir(workDir)
+	var literal []string
 	for i, pat := range patterns {
 		if !doublestar.ValidatePattern(strings.TrimPrefix(pat, "/")) || pat == "" {
 			return nil, badInput("%s: stacks.%s.paths[%d]: %q is not a valid glob", config.SettingsFile, stack, i, pat)
+		}
+		if !strings.ContainsAny(pat, `*?[{\`) && !strings.HasSuffix(pat, "/") {
+			literal = append(literal, pat)
 		}
 	}
 	sp := &StackPlan{Name: stack}
@@ -394,6 +426,11 @@ func affects(stack string, patterns []string, workDir, settingsFile string, chan
 			settingsFile == "" && inside && rel == config.SettingsFile,
 			settingsFile != "" && path.Clean(f) == path.Clean(settingsFile):
 			special = append(special, f)
+		case inside && isStackFile(rel):
+			// Another stack's: only a literal paths entry lets it in.
+			if matchAny(literal, f, rel, inside) {
+				matched = append(matched, f)
+			}
 		case len(patterns) == 0 && inside:
 			matched = append(matched, f)
 		case len(patterns) > 0 && matchAny(patterns, f, rel, inside):
@@ -417,6 +454,18 @@ func affects(stack string, patterns []string, workDir, settingsFile string, chan
 	}
 	sp.Reason = strings.Join(why, "; ")
 	return sp, nil
+}
+
+// isStackFile reports whether rel, relative to the work dir, is a stack
+// file: Pulumi.*.yaml directly in the work dir, the glob the stacks are
+// listed with (* does not cross /).
+func isStackFile(rel string) bool {
+	ok, _ := path.Match("Pulumi.*.yaml", rel)
+	return ok
+}
+
+func cleanWorkDir(workDir string) string {
+	return path.Clean(strings.TrimPrefix(workDir, "./"))
 }
 
 // relTo returns f relative to the work dir and whether it is inside it.

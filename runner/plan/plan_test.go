@@ -74,8 +74,8 @@ func TestMake(t *testing.T) {
 			name: "pr opened: a stack file affects only its stack", event: "pull_request", file: "pull_request.opened.json",
 			changed: []string{"Pulumi.prod.yaml"},
 			op:      result.Preview, pr: 2, sha: headSHA, reason: "pull request #2 opened",
-			// dev has no paths: any change under the work dir affects it.
-			stacks: []stack{{"dev", []string{"Pulumi.prod.yaml"}}, {"prod", []string{"Pulumi.prod.yaml"}}},
+			// dev has no paths, yet another stack's file is not a change to it.
+			stacks: []stack{{"prod", []string{"Pulumi.prod.yaml"}}},
 		},
 		{
 			name: "pr synchronize: globs with ** and a rooted glob", event: "pull_request", file: "pull_request.synchronize.json",
@@ -112,7 +112,7 @@ func TestMake(t *testing.T) {
 			workDir: "infra", changed: []string{"infra/Pulumi.staging.yaml", "docs/Pulumi.dev.yaml", "Pulumi.yaml", "infra/prod/a.yaml"},
 			op: result.Preview, pr: 2, sha: headSHA,
 			stacks: []stack{
-				{"dev", []string{"infra/Pulumi.staging.yaml", "infra/prod/a.yaml"}},
+				{"dev", []string{"infra/prod/a.yaml"}},
 				{"prod", []string{"infra/prod/a.yaml"}},
 				{"staging", []string{"infra/Pulumi.staging.yaml"}},
 			},
@@ -142,7 +142,7 @@ func TestMake(t *testing.T) {
 		{
 			name: "pr: command up overrides", event: "pull_request", file: "pull_request.opened.json",
 			changed: []string{"Pulumi.prod.yaml"}, command: "up",
-			op: result.Up, pr: 2, sha: headSHA, stacks: []stack{{"dev", nil}, {"prod", nil}}, reason: "command input: up",
+			op: result.Up, pr: 2, sha: headSHA, stacks: []stack{{"prod", nil}}, reason: "command input: up",
 		},
 		{
 			name: "fork pr without allow-fork-previews: nothing, with a note", event: "pull_request", file: "pull_request.opened.fork.json",
@@ -152,7 +152,7 @@ func TestMake(t *testing.T) {
 		{
 			name: "fork pr with allow-fork-previews: previewed", event: "pull_request", file: "pull_request.opened.fork.json",
 			changed: []string{"Pulumi.staging.yaml"}, forks: true,
-			op: result.Preview, fork: true, pr: 2, sha: headSHA, stacks: []stack{{"dev", nil}, {"staging", nil}},
+			op: result.Preview, fork: true, pr: 2, sha: headSHA, stacks: []stack{{"staging", nil}},
 		},
 		{
 			name: "fork pr is never deployed, even when asked", event: "pull_request", file: "pull_request.opened.fork.json",
@@ -366,5 +366,178 @@ func TestPlanJSONAndMatrix(t *testing.T) {
 	}
 	if b, _ := json.Marshal(none.Matrix()); string(b) != `{"include":[]}` {
 		t.Errorf("empty matrix = %s", b)
+	}
+}
+
+// A stack file (Pulumi.<stack>.yaml directly in the work dir) is that
+// stack's config: it affects its own stack, never another, while
+// Pulumi.yaml, konductor.yaml and shared files affect every stack.
+func TestMakeStackFiles(t *testing.T) {
+	t.Parallel()
+	noPaths := &config.Settings{}
+	tests := []struct {
+		name     string
+		settings *config.Settings // nil: no paths
+		here     []string         // the stacks present; nil: dev, prod, staging
+		workDir  string
+		changed  []string
+		want     map[string][]string // stack → affected paths; empty: nothing to do
+		why      map[string]string   // stack → substring of its reason
+		reason   string              // substring of Plan.Reason
+	}{
+		{
+			name: "a stack file previews that stack only", changed: []string{"Pulumi.dev.yaml"},
+			want: map[string][]string{"dev": {"Pulumi.dev.yaml"}},
+			why:  map[string]string{"dev": "Pulumi.dev.yaml changed"},
+		},
+		{
+			name: "Pulumi.yaml previews every stack", changed: []string{"Pulumi.yaml"},
+			want: map[string][]string{"dev": {"Pulumi.yaml"}, "prod": {"Pulumi.yaml"}, "staging": {"Pulumi.yaml"}},
+			why:  map[string]string{"prod": "Pulumi.yaml changed"},
+		},
+		{
+			name: "konductor.yaml previews every stack", changed: []string{"konductor.yaml"},
+			want: map[string][]string{"dev": {"konductor.yaml"}, "prod": {"konductor.yaml"}, "staging": {"konductor.yaml"}},
+		},
+		{
+			name: "a shared file previews every stack", changed: []string{"charts/x/values.yaml"},
+			want: map[string][]string{"dev": {"charts/x/values.yaml"}, "prod": {"charts/x/values.yaml"}, "staging": {"charts/x/values.yaml"}},
+			why:  map[string]string{"staging": "1 changed file under the work dir"},
+		},
+		{
+			name:    "a stack file and a shared file: the reason counts only the shared one",
+			changed: []string{"Pulumi.dev.yaml", "charts/x/values.yaml", "Pulumi.prod.yaml"},
+			want: map[string][]string{
+				"dev":     {"Pulumi.dev.yaml", "charts/x/values.yaml"},
+				"prod":    {"Pulumi.prod.yaml", "charts/x/values.yaml"},
+				"staging": {"charts/x/values.yaml"},
+			},
+			why: map[string]string{"dev": "Pulumi.dev.yaml changed; 1 changed file under the work dir", "staging": "1 changed file under the work dir"},
+		},
+		{
+			name: "Pulumi.dev-eu.yaml is dev-eu's, not dev's", here: []string{"dev", "dev-eu", "prod"},
+			changed: []string{"Pulumi.dev-eu.yaml"},
+			want:    map[string][]string{"dev-eu": {"Pulumi.dev-eu.yaml"}},
+			why:     map[string]string{"dev-eu": "Pulumi.dev-eu.yaml changed"},
+		},
+		{
+			name: "Pulumi.dev.yaml is dev's, not dev-eu's", here: []string{"dev", "dev-eu", "prod"},
+			changed: []string{"Pulumi.dev.yaml"},
+			want:    map[string][]string{"dev": {"Pulumi.dev.yaml"}},
+		},
+		{
+			name: "a stack name with dots", here: []string{"dev", "dev.eu"},
+			changed: []string{"Pulumi.dev.eu.yaml"},
+			want:    map[string][]string{"dev.eu": {"Pulumi.dev.eu.yaml"}},
+		},
+		{
+			name: "Pulumi.dev.yml is not a stack file: a shared file", changed: []string{"Pulumi.dev.yml"},
+			want: map[string][]string{"dev": {"Pulumi.dev.yml"}, "prod": {"Pulumi.dev.yml"}, "staging": {"Pulumi.dev.yml"}},
+		},
+		{
+			name: "Pulumi.x.yaml in a subdirectory is not a stack file: a shared file", changed: []string{"envs/Pulumi.prod.yaml"},
+			want: map[string][]string{"dev": {"envs/Pulumi.prod.yaml"}, "prod": {"envs/Pulumi.prod.yaml"}, "staging": {"envs/Pulumi.prod.yaml"}},
+		},
+		{
+			name:    "the stack file of a stack no longer here affects nothing, and the reason says why",
+			changed: []string{"Pulumi.old.yaml"},
+			reason:  "no stacks affected (Pulumi.old.yaml: no such stack in the work dir)",
+		},
+		{
+			name: "a renamed stack: only the new name", here: []string{"dev", "new"},
+			changed: []string{"Pulumi.new.yaml", "Pulumi.old.yaml"},
+			want:    map[string][]string{"new": {"Pulumi.new.yaml"}},
+		},
+		{
+			name: "work dir infra/: paths relative to the repository root", workDir: "infra/",
+			changed: []string{"infra/Pulumi.dev.yaml", "Pulumi.prod.yaml", "infra/envs/Pulumi.staging.yaml"},
+			want: map[string][]string{
+				"dev":     {"infra/Pulumi.dev.yaml", "infra/envs/Pulumi.staging.yaml"},
+				"prod":    {"infra/envs/Pulumi.staging.yaml"},
+				"staging": {"infra/envs/Pulumi.staging.yaml"},
+			},
+			why: map[string]string{"dev": "Pulumi.dev.yaml changed; 1 changed file under the work dir"},
+		},
+		{
+			name: "work dir infra: its Pulumi.yaml affects every stack, the root's none", workDir: "infra",
+			changed: []string{"infra/Pulumi.yaml", "Pulumi.yaml"},
+			want:    map[string][]string{"dev": {"infra/Pulumi.yaml"}, "prod": {"infra/Pulumi.yaml"}, "staging": {"infra/Pulumi.yaml"}},
+		},
+		{
+			name: "work dir infra: a stack file outside it affects nothing", workDir: "infra",
+			changed: []string{"Pulumi.dev.yaml"},
+			reason:  "no stacks affected",
+		},
+		{
+			name: "with paths: a broad glob never matches another stack's file",
+			settings: &config.Settings{Stacks: map[string]config.StackSettings{
+				"dev":     {Paths: []string{"**"}},
+				"prod":    {Paths: []string{"prod/"}},
+				"staging": {Paths: []string{"*.yaml", "Pulumi.{dev,prod}.yaml", "/Pulumi.*.yaml"}},
+			}},
+			changed: []string{"Pulumi.prod.yaml"},
+			want:    map[string][]string{"prod": {"Pulumi.prod.yaml"}},
+		},
+		{
+			name: "with paths: a broad glob still matches shared files",
+			settings: &config.Settings{Stacks: map[string]config.StackSettings{
+				"dev": {Paths: []string{"**"}}, "prod": {Paths: []string{"prod/"}}, "staging": {Paths: []string{"*.yaml"}},
+			}},
+			changed: []string{"values.yaml", "Pulumi.dev.yaml"},
+			want:    map[string][]string{"dev": {"Pulumi.dev.yaml", "values.yaml"}, "staging": {"values.yaml"}},
+			why:     map[string]string{"dev": "Pulumi.dev.yaml changed; 1 changed file under its paths"},
+		},
+		{
+			name: "with paths: another stack's file named literally counts", workDir: "infra",
+			settings: &config.Settings{Stacks: map[string]config.StackSettings{
+				"dev":     {Paths: []string{"Pulumi.prod.yaml"}},
+				"prod":    {Paths: []string{"prod/"}},
+				"staging": {Paths: []string{"/infra/Pulumi.prod.yaml"}},
+			}},
+			changed: []string{"infra/Pulumi.prod.yaml"},
+			want: map[string][]string{
+				"dev": {"infra/Pulumi.prod.yaml"}, "prod": {"infra/Pulumi.prod.yaml"}, "staging": {"infra/Pulumi.prod.yaml"},
+			},
+			why: map[string]string{"dev": "1 changed file under its paths", "prod": "Pulumi.prod.yaml changed"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev, err := plan.ParseEvent("pull_request", payload(t, "pull_request.opened.json"), mainRef, envSHA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, here := tt.settings, tt.here
+			if s == nil {
+				s = noPaths
+			}
+			if here == nil {
+				here = present
+			}
+			p, err := plan.Make(plan.Input{Event: ev, Settings: s, Stacks: here, WorkDir: tt.workDir, ChangedFiles: tt.changed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(p.Reason, tt.reason) {
+				t.Errorf("Reason = %q, want it to contain %q", p.Reason, tt.reason)
+			}
+			if p.NothingToDo != (len(tt.want) == 0) {
+				t.Fatalf("NothingToDo = %v with stacks %v (reason %q), want stacks %v", p.NothingToDo, p.StackNames(), p.Reason, tt.want)
+			}
+			got := map[string][]string{}
+			for _, sp := range p.Stacks {
+				got[sp.Name] = sp.AffectedPaths
+				if sp.Reason == "" {
+					t.Errorf("stack %s has no reason", sp.Name)
+				}
+				if w := tt.why[sp.Name]; !strings.Contains(sp.Reason, w) {
+					t.Errorf("stack %s: reason %q, want it to contain %q", sp.Name, sp.Reason, w)
+				}
+			}
+			if len(tt.want) > 0 && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("affected %v\nwant     %v", got, tt.want)
+			}
+		})
 	}
 }
