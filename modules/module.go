@@ -11,6 +11,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// Secret is what a secret value reads as wherever konductor cannot or must
+// not show it: an encrypted config value during validation (the loader
+// cannot decrypt it; a module does not check its format), a Pulumi secret
+// in a diff, a masked value in a comment. The one definition of "[secret]".
+const Secret = "[secret]"
+
 // Outputs is what a deployed module hands to the modules that depend on it
 // and, for exported keys, to the stack outputs. Values may be pulumi.Output.
 type Outputs map[string]any

@@ -94,8 +94,8 @@ var (
 )
 
 // secretValue is what an encrypted config value reads as during
-// validation (the loader cannot decrypt it); its format is not checked.
-const secretValue = "[secret]"
+// validation; its format is not checked.
+const secretValue = modules.Secret
 
 // maxBucketPrefix is the longest prefix S3 bucket autonaming accepts.
 const maxBucketPrefix = 37

@@ -70,8 +70,8 @@ func defaults() Config {
 }
 
 // secretValue is what an encrypted config value reads as during
-// validation (the loader cannot decrypt it); its format is not checked.
-const secretValue = "[secret]"
+// validation; its format is not checked.
+const secretValue = modules.Secret
 
 var (
 	locationRE      = regexp.MustCompile(`^[a-z][a-z0-9]+$`)

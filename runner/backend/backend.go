@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/containercraft/konductor-action/modules"
 	"gopkg.in/yaml.v3"
 )
 
@@ -148,18 +149,18 @@ func Redact(u string) string {
 		return u
 	}
 	if p.User != nil {
-		p.User = url.User("[secret]")
+		p.User = url.User(modules.Secret)
 	}
 	if p.RawQuery != "" {
 		q := p.Query()
 		for k := range q {
 			if !slices.Contains(safeQuery, k) {
-				q[k] = []string{"[secret]"}
+				q[k] = []string{modules.Secret}
 			}
 		}
-		p.RawQuery = strings.ReplaceAll(q.Encode(), "%5Bsecret%5D", "[secret]")
+		p.RawQuery = strings.ReplaceAll(q.Encode(), url.QueryEscape(modules.Secret), modules.Secret)
 	}
-	return strings.ReplaceAll(p.String(), "%5Bsecret%5D", "[secret]")
+	return strings.ReplaceAll(p.String(), url.QueryEscape(modules.Secret), modules.Secret)
 }
 
 // Secrets returns the parts of u that Redact hides, to mask wherever

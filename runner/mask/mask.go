@@ -20,7 +20,7 @@ import (
 )
 
 // Redacted replaces a masked value.
-const Redacted = "[secret]"
+const Redacted = result.SecretText
 
 // MinLength is the shortest value masked in text: masking a one- or
 // two-character value would garble everything we write and hide nothing.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containercraft/konductor-action/modules"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
 
@@ -17,7 +18,7 @@ const (
 	secretSig     = "4dabf18193072939515e22adb298388d"
 	unknownString = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 	// SecretText replaces every secret value.
-	SecretText = "[secret]"
+	SecretText = modules.Secret
 	// UnknownText replaces values computed during the deploy.
 	UnknownText = "(known after apply)"
 	// maxValue bounds one rendered value; a larger one is cut with a marker.
