@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -116,7 +115,7 @@ func ReadInputs(a *githubactions.Action) (*Inputs, error) {
 		in.WorkDir = "."
 	}
 	for _, s := range in.Stacks {
-		if !stackNameRE.MatchString(s) || strings.Contains(s, "..") {
+		if !config.ValidStackName(s) {
 			errs = append(errs, fmt.Errorf("input stacks: %q is not a stack name", s))
 		}
 	}
@@ -125,10 +124,6 @@ func ReadInputs(a *githubactions.Action) (*Inputs, error) {
 	}
 	return in, nil
 }
-
-// stackNameRE is what a stack name may hold (Pulumi's, fully qualified ones
-// included).
-var stackNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
 
 // list splits a list input on commas, spaces and newlines.
 func list(s string) []string {

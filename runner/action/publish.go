@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -32,7 +31,7 @@ func (r *run) planOnly() error {
 		errs = append(errs, r.nothingToDo())
 	} else {
 		var b strings.Builder
-		fmt.Fprintf(&b, "### Konductor plan\n\n%s: %s of %d stack%s.\n\n| stack | why |\n|---|---|\n", p.Reason, p.Operation, len(p.Stacks), plural(len(p.Stacks)))
+		fmt.Fprintf(&b, "### Konductor plan\n\n%s: %s of %d stack%s.\n\n| stack | why |\n|---|---|\n", p.Reason, p.Operation, len(p.Stacks), report.Plural(len(p.Stacks)))
 		for _, s := range p.Stacks {
 			r.log.Infof("  %s: %s", s.Name, s.Reason)
 			fmt.Fprintf(&b, "| `%s` | %s |\n", s.Name, report.Escape(s.Reason))
@@ -48,13 +47,6 @@ func (r *run) planOnly() error {
 		return err
 	}
 	return nil
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // nothingToDo reports a plan with nothing to run.
@@ -178,8 +170,6 @@ func (r *run) footer(reason string) string {
 	return "\n\n<sub>" + strings.Join(parts, " · ") + "</sub>"
 }
 
-var hexRE = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
-
 // comment upserts a section of the pull request's sticky comment.
 func (r *run) comment(stack, body string) error {
 	if !r.in.CommentOnPR || r.plan.PR == 0 {
@@ -194,7 +184,7 @@ func (r *run) comment(stack, body string) error {
 		// The note from an earlier commit that affected no stack is wrong now.
 		sec.Replaces = []string{NoStacksSection}
 	}
-	if hexRE.MatchString(r.plan.HeadSHA) {
+	if github.IsCommitSHA(r.plan.HeadSHA) {
 		sec.SHA = r.plan.HeadSHA
 	}
 	c, err := gh.UpsertSection(r.pubCtx, r.owner, r.repo, r.plan.PR, sec)

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/report"
 )
 
 const (
@@ -51,14 +54,13 @@ type Section struct {
 }
 
 var (
-	stackNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
-	hexRE       = regexp.MustCompile(`^[0-9A-Fa-f]{4,64}$`)
-	beginRE     = regexp.MustCompile(`^<!-- konductor:section:([A-Za-z0-9][A-Za-z0-9._/-]*):begin((?: [a-z-]+=[0-9A-Za-z]+)*) -->$`)
+	hexRE   = regexp.MustCompile(`^[0-9A-Fa-f]{7,64}$`)
+	beginRE = regexp.MustCompile(`^<!-- konductor:section:([A-Za-z0-9][A-Za-z0-9._/-]*):begin((?: [a-z-]+=[0-9A-Za-z]+)*) -->$`)
 )
 
 // ValidateSection reports a section that cannot be written safely.
 func ValidateSection(s Section) error {
-	if !stackNameRE.MatchString(s.Stack) {
+	if !config.ValidStackName(s.Stack) {
 		return fmt.Errorf("github: invalid stack name %q for a comment section: use letters, digits, '.', '_', '-', '/'", s.Stack)
 	}
 	for _, v := range []struct{ name, val string }{{"SHA", s.SHA}, {"SupersededBy", s.SupersededBy}} {
@@ -74,12 +76,9 @@ func digest(body string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-func shortSHA(s string) string {
-	if len(s) > 7 {
-		return s[:7]
-	}
-	return s
-}
+// IsCommitSHA reports whether s is a commit SHA, full or abbreviated as
+// git does (7 hex digits at least; 64 for SHA-256 repositories).
+func IsCommitSHA(s string) bool { return hexRE.MatchString(s) }
 
 // sameCommit compares commit ids, allowing one to be an abbreviation.
 func sameCommit(a, b string) bool {
@@ -109,7 +108,7 @@ func beginMarker(s Section) string {
 func endMarker(stack string) string { return "<!-- konductor:section:" + stack + ":end -->" }
 
 func outdatedLine(s Section) string {
-	return fmt.Sprintf("%s previewed %s; a newer commit %s is being previewed.", outdatedPrefix, shortSHA(s.SHA), shortSHA(s.SupersededBy))
+	return fmt.Sprintf("%s previewed %s; a newer commit %s is being previewed.", outdatedPrefix, report.ShortSHA(s.SHA), report.ShortSHA(s.SupersededBy))
 }
 
 // neutralize keeps text from forging our markers: a body line that looked

@@ -20,6 +20,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/report"
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
@@ -450,7 +451,7 @@ func affects(stack string, patterns []string, workDir, settingsFile string, chan
 		if len(patterns) > 0 {
 			what = "its paths"
 		}
-		why = append(why, fmt.Sprintf("%d changed file%s under %s", len(matched), plural(len(matched)), what))
+		why = append(why, fmt.Sprintf("%d changed file%s under %s", len(matched), report.Plural(len(matched)), what))
 	}
 	sp.Reason = strings.Join(why, "; ")
 	return sp, nil
@@ -525,11 +526,4 @@ func push(in Input, settings *config.Settings) *Plan {
 		return nothing(ev, "push to %s: no stack deploys from it (map one in %s: stacks.<name>.branch: %s)", branch, config.SettingsFile, branch)
 	}
 	return p
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -232,7 +232,7 @@ func header(r *result.Result, o Options) []string {
 	title := fmt.Sprintf("%s %s `%s` — %s %s", strings.Repeat("#", o.Heading), icon, esc(r.Stack), r.Operation, statusWord(r))
 	lines := []string{title, "", countsLine(r)}
 	if r.Commit != "" {
-		lines[2] += fmt.Sprintf(" · commit `%s`", short(r.Commit))
+		lines[2] += fmt.Sprintf(" · commit `%s`", ShortSHA(r.Commit))
 	}
 	if m := modulesLine(r); m != "" {
 		lines = append(lines, "", m)
@@ -631,7 +631,8 @@ func esc(s string) string { return Escape(s) }
 
 var mdEscaper = strings.NewReplacer("\\", "\\\\", "*", "\\*", "_", "\\_", "`", "\\`", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|", "\n", " ")
 
-func short(sha string) string {
+// ShortSHA is a commit's first seven hex digits, as git abbreviates it.
+func ShortSHA(sha string) string {
 	if len(sha) > 7 {
 		return sha[:7]
 	}
