@@ -139,21 +139,15 @@ func (r *run) runAll(notRun map[string]string, invalid map[string]error) ([]*res
 		log *bytes.Buffer
 	}
 	finished := make(chan done)
-	slots := make(chan struct{}, r.in.Parallel)
-	for _, i := range runnable {
-		go func() {
-			var log bytes.Buffer
-			select {
-			case slots <- struct{}{}:
-			case <-r.ctx.Done():
-				finished <- done{i, r.notRunResult(stacks[i].Name, result.Failed, "cancelled before it started: "+r.ctx.Err().Error()), &log}
-				return
-			}
-			defer func() { <-slots }()
-			res := r.runStack(stacks[i], &log)
-			finished <- done{i, res, &log}
-		}()
-	}
+	go runner.Each(r.ctx, r.in.Parallel, len(runnable), func(k int) {
+		i := runnable[k]
+		var log bytes.Buffer
+		res := r.runStack(stacks[i], &log)
+		finished <- done{i, res, &log}
+	}, func(k int, err error) {
+		i := runnable[k]
+		finished <- done{i, r.notRunResult(stacks[i].Name, result.Failed, "cancelled before it started: "+err.Error()), &bytes.Buffer{}}
+	})
 	r.log.Infof("running %d stacks, %d at a time", len(runnable), min(r.in.Parallel, len(runnable)))
 	for range runnable {
 		d := <-finished

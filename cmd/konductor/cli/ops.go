@@ -142,29 +142,23 @@ func runOp(ctx context.Context, g *globals, op result.Operation, f opFlags, name
 	r := newRunner(eng, g)
 	results := make([]*result.Result, len(names))
 	errs := make([]error, len(names))
-	slots := make(chan struct{}, f.parallel)
-	var wg sync.WaitGroup
 	var stderrMu sync.Mutex
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			var progress io.Writer
-			if g.verbose {
-				progress = g.stderr
-				if len(names) > 1 {
-					progress = &prefixWriter{w: g.stderr, mu: &stderrMu, prefix: "[" + name + "] "}
-				}
+	runner.Each(ctx, f.parallel, len(names), func(i int) {
+		name := names[i]
+		var progress io.Writer
+		if g.verbose {
+			progress = g.stderr
+			if len(names) > 1 {
+				progress = &prefixWriter{w: g.stderr, mu: &stderrMu, prefix: "[" + name + "] "}
 			}
-			results[i], errs[i] = runStack(ctx, r, op, f, name, progress)
-			if pw, ok := progress.(*prefixWriter); ok {
-				pw.flush()
-			}
-		}()
-	}
-	wg.Wait()
+		}
+		results[i], errs[i] = runStack(ctx, r, op, f, name, progress)
+		if pw, ok := progress.(*prefixWriter); ok {
+			pw.flush()
+		}
+	}, func(i int, err error) {
+		errs[i] = fmt.Errorf("cancelled before it started: %w", err)
+	})
 
 	if len(names) == 1 && errs[0] != nil {
 		return errs[0]
