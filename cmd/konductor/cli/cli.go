@@ -140,6 +140,11 @@ type stackFlags struct {
 
 func (f *stackFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.stack, "stack", "s", "", "stack name (Pulumi.<stack>.yaml)")
+	f.bindDir(cmd)
+}
+
+// bindDir defines --cwd and --config-file, the same for every command.
+func (f *stackFlags) bindDir(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.cwd, "cwd", ".", "directory holding Pulumi.yaml")
 	cmd.Flags().StringVar(&f.configFile, "config-file", "", "konductor.yaml to use (default: the one in --cwd)")
 }

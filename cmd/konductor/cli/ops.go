@@ -38,8 +38,7 @@ func (f *opFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.stacks, "stack", "s", nil, "stack name (Pulumi.<stack>.yaml); repeat it to run several stacks")
 	cmd.Flags().BoolVar(&f.all, "all", false, "every stack: each Pulumi.<stack>.yaml in --cwd")
 	cmd.Flags().IntVar(&f.parallel, "parallel", runtime.NumCPU(), "how many stacks run at once")
-	cmd.Flags().StringVar(&f.cwd, "cwd", ".", "directory holding Pulumi.yaml")
-	cmd.Flags().StringVar(&f.configFile, "config-file", "", "konductor.yaml to use (default: the one in --cwd)")
+	f.bindDir(cmd)
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON instead of markdown (a list for several stacks)")
 }
 

@@ -66,8 +66,7 @@ func newPoliciesCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&f.stack, "stack", "s", "", "show the levels and config in force for this stack")
-	cmd.Flags().StringVar(&f.cwd, "cwd", ".", "directory holding Pulumi.yaml")
-	cmd.Flags().StringVar(&f.configFile, "config-file", "", "konductor.yaml to use (default: the one in --cwd)")
+	f.bindDir(cmd)
 	return cmd
 }
 
