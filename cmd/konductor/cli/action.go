@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"encoding/json"
 	"io"
 
@@ -32,14 +33,22 @@ policy violation failed the run, 2 bad input or configuration.`,
 }
 
 // runAction builds the real dependencies from the environment. Its slog
-// log (engine and GitHub client) goes through the run's masker too.
+// log (engine and GitHub client) goes through the run's masker too: as
+// workflow commands on the step's log, or, with --log-format json, as JSON
+// on stderr.
 func runAction(ctx context.Context, g *globals) error {
 	masker := mask.New()
-	stderr := masker.Writer(g.stderr)
-	defer stderr.Flush()
-	g.stderr = stderr
-	if err := g.setupLog(); err != nil {
-		return err
+	if g.logFormat == "json" {
+		stderr := masker.Writer(g.stderr)
+		defer stderr.Flush()
+		g.stderr = stderr
+		if err := g.setupLog(); err != nil {
+			return err
+		}
+	} else {
+		logOut := masker.Writer(g.stdout)
+		defer logOut.Flush()
+		g.log = slog.New(action.NewLogHandler(githubactions.New(githubactions.WithWriter(logOut))))
 	}
 	return action.Run(ctx, action.Deps{
 		Version:   versionLine(),
