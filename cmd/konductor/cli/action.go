@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"log/slog"
 	"encoding/json"
 	"io"
+	"log/slog"
 
 	"github.com/sethvargo/go-githubactions"
 	"github.com/spf13/cobra"
