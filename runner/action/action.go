@@ -61,6 +61,15 @@ const reportGrace = 10 * time.Second
 // no stack. It sorts before stack names.
 const NoStacksSection = "0-no-stacks-affected"
 
+// GitHub is what the action calls on GitHub; *github.Client has it, a
+// test may pass anything else.
+type GitHub interface {
+	ChangedFiles(ctx context.Context, owner, repo string, pr int) ([]string, error)
+	UpsertSection(ctx context.Context, owner, repo string, pr int, section github.Section) (*github.Comment, error)
+}
+
+var _ GitHub = (*github.Client)(nil)
+
 // Deps are the action's dependencies.
 type Deps struct {
 	// Action reads the inputs and the environment, and writes the
@@ -70,7 +79,7 @@ type Deps struct {
 	// the masking writer.
 	Stdout io.Writer
 	// NewGitHub builds the GitHub client; called only when needed.
-	NewGitHub func(token, apiURL string) (github.API, error)
+	NewGitHub func(token, apiURL string) (GitHub, error)
 	// NewRunner builds the runner; progress is the engine's progress
 	// stream (masked). Called only when a stack runs or has secrets.
 	NewRunner func(progress io.Writer) (Runner, error)
@@ -105,7 +114,7 @@ type run struct {
 	// dir's konductor.yaml.
 	settings string
 	stacks   []string
-	gh       github.API
+	gh       GitHub
 	runner   Runner
 	runURL   string
 	backend  backend.Backend

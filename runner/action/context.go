@@ -94,7 +94,7 @@ func (r *run) context() error {
 	return nil
 }
 
-func (r *run) github() (github.API, error) {
+func (r *run) github() (GitHub, error) {
 	if r.gh != nil {
 		return r.gh, nil
 	}

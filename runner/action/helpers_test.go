@@ -235,7 +235,7 @@ func (h *harness) deps() action.Deps {
 	return action.Deps{
 		Action: a,
 		Stdout: h.stdout,
-		NewGitHub: func(token, apiURL string) (github.API, error) {
+		NewGitHub: func(token, apiURL string) (action.GitHub, error) {
 			return github.New(token, apiURL, github.WithBaseTransport(h.srv.Client().Transport), github.WithClock(instant{}),
 				github.WithLogger(slog.New(slog.DiscardHandler)))
 		},

@@ -175,7 +175,7 @@ func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
 	delay := firstLockDelay
 	for {
 		res, err := rn.Run(r.ctx, req)
-		if !Locked(res, err) {
+		if !locked(res, err) {
 			if err != nil {
 				return r.notRunResult(sp.Name, result.Failed, err.Error())
 			}
@@ -197,9 +197,9 @@ func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
 	}
 }
 
-// Locked reports whether a run failed because another update holds the
+// locked reports whether a run failed because another update holds the
 // stack's lock.
-func Locked(res *result.Result, err error) bool {
+func locked(res *result.Result, err error) bool {
 	if errors.Is(err, engine.ErrConcurrentUpdate) {
 		return true
 	}

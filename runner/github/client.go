@@ -49,16 +49,8 @@ import (
 	gh "github.com/google/go-github/v62/github"
 )
 
-// API is what the runner needs from GitHub; *Client implements it, and tests
-// of the runner can substitute a fake.
-type API interface {
-	ChangedFiles(ctx context.Context, owner, repo string, pr int) ([]string, error)
-	PullRequest(ctx context.Context, owner, repo string, pr int) (*PullRequest, error)
-	UpsertSection(ctx context.Context, owner, repo string, pr int, section Section) (*Comment, error)
-}
-
-// IssuesAPI is the part of go-github's IssuesService that Client calls.
-type IssuesAPI interface {
+// issuesAPI is the part of go-github's IssuesService that Client calls.
+type issuesAPI interface {
 	ListComments(ctx context.Context, owner, repo string, number int, opts *gh.IssueListCommentsOptions) ([]*gh.IssueComment, *gh.Response, error)
 	GetComment(ctx context.Context, owner, repo string, id int64) (*gh.IssueComment, *gh.Response, error)
 	CreateComment(ctx context.Context, owner, repo string, number int, c *gh.IssueComment) (*gh.IssueComment, *gh.Response, error)
@@ -66,17 +58,16 @@ type IssuesAPI interface {
 	DeleteComment(ctx context.Context, owner, repo string, id int64) (*gh.Response, error)
 }
 
-// PullRequestsAPI is the part of go-github's PullRequestsService that Client
+// pullRequestsAPI is the part of go-github's PullRequestsService that Client
 // calls.
-type PullRequestsAPI interface {
+type pullRequestsAPI interface {
 	Get(ctx context.Context, owner, repo string, number int) (*gh.PullRequest, *gh.Response, error)
 	ListFiles(ctx context.Context, owner, repo string, number int, opts *gh.ListOptions) ([]*gh.CommitFile, *gh.Response, error)
 }
 
 var (
-	_ API             = (*Client)(nil)
-	_ IssuesAPI       = (*gh.IssuesService)(nil)
-	_ PullRequestsAPI = (*gh.PullRequestsService)(nil)
+	_ issuesAPI       = (*gh.IssuesService)(nil)
+	_ pullRequestsAPI = (*gh.PullRequestsService)(nil)
 )
 
 // DefaultAPIURL is GitHub.com's API; GitHub Enterprise Server's is
@@ -95,8 +86,8 @@ var ErrTooManyFiles = errors.New("github: the pull request changes more files th
 
 // Client talks to GitHub. It is safe for concurrent use.
 type Client struct {
-	issues         IssuesAPI
-	pulls          PullRequestsAPI
+	issues         issuesAPI
+	pulls          pullRequestsAPI
 	api            *gh.Client // for the identity lookups (author.go)
 	graphqlURL     string
 	clock          Clock

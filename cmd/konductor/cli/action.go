@@ -67,7 +67,7 @@ func runAction(ctx context.Context, g *globals) error {
 }
 
 // newGitHub is the GitHub client of the action and plan commands.
-func (g *globals) newGitHub(token, apiURL string) (github.API, error) {
+func (g *globals) newGitHub(token, apiURL string) (action.GitHub, error) {
 	return github.New(token, apiURL, github.WithLogger(g.log))
 }
 

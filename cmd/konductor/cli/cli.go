@@ -167,7 +167,7 @@ func (f *stackFlags) check() error {
 // newRunner is the runner every command uses: the built-in modules and the
 // baseline policy pack shipped next to the binary.
 func newRunner(eng *engine.Engine, g *globals) *runner.Runner {
-	return &runner.Runner{Registry: builtin.Registry(), Engine: eng, Log: g.log,
+	return &runner.Runner{Registry: builtin.Registry(), Engine: eng,
 		Policy: policy.Options{Baseline: policy.DefaultBaseline(os.Getenv)}}
 }
 
@@ -216,21 +216,21 @@ func printModule(w io.Writer, m modules.Module) {
 	}
 	fmt.Fprintf(w, "  %-36s %-20s %-24s %s\n", "field", "type", "default", "description")
 	fmt.Fprintf(w, "  %-36s %-20s %-24s %s\n", "enabled", "bool", "false", "switch the module on")
-	for _, f := range Fields(m.NewConfig()) {
+	for _, f := range fields(m.NewConfig()) {
 		fmt.Fprintf(w, "  %-36s %-20s %-24s %s\n", f.Path, f.Type, f.Default, f.Doc)
 	}
 	fmt.Fprintln(w)
 }
 
-// Field describes one config field for listings and docs.
-type Field struct {
+// field describes one config field for listings and docs.
+type field struct {
 	Path, Type, Default, Doc string
 }
 
-// Fields lists a config struct's fields (nested structs flattened with dots,
+// fields lists a config struct's fields (nested structs flattened with dots,
 // list elements with []).
-func Fields(cfg any) []Field {
-	var out []Field
+func fields(cfg any) []field {
+	var out []field
 	var walk func(prefix string, v reflect.Value)
 	walk = func(prefix string, v reflect.Value) {
 		for v.Kind() == reflect.Pointer {
@@ -264,7 +264,7 @@ func Fields(cfg any) []Field {
 				continue
 			}
 			if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
-				out = append(out, Field{Path: path, Type: "list", Default: "[]", Doc: sf.Tag.Get("doc")})
+				out = append(out, field{Path: path, Type: "list", Default: "[]", Doc: sf.Tag.Get("doc")})
 				walk(path+"[]", reflect.New(ft.Elem()).Elem())
 				continue
 			}
@@ -277,7 +277,7 @@ func Fields(cfg any) []Field {
 				b, _ := json.Marshal(fv.Interface())
 				def = string(b)
 			}
-			out = append(out, Field{Path: path, Type: typ, Default: def, Doc: sf.Tag.Get("doc")})
+			out = append(out, field{Path: path, Type: typ, Default: def, Doc: sf.Tag.Get("doc")})
 		}
 	}
 	walk("", reflect.ValueOf(cfg))
