@@ -26,7 +26,9 @@ type Env struct {
 	Project string
 	Stack   string
 	// WorkDir is the repository directory holding Pulumi.yaml; relative
-	// paths in config are relative to it.
+	// paths in config are relative to it. It is also the provider plugins'
+	// cwd, so a resource input takes a relative path as configured: joined
+	// with WorkDir it would differ between checkouts and change the plan.
 	WorkDir string
 	// Deps holds the outputs of the modules this one depends on, by name.
 	Deps map[string]Outputs

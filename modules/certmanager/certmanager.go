@@ -281,7 +281,10 @@ func deploy(ctx *pulumi.Context, c *Config, env modules.Env) (modules.Outputs, e
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("cert_manager: chart_path: %w", err)
 		}
-		args.Chart = pulumi.String(path)
+		// The chart's input is the path as configured: the provider, which
+		// loads the chart, runs with the work dir as its cwd, and an absolute
+		// path would differ between checkouts of the same stack.
+		args.Chart = pulumi.String(c.ChartPath)
 	} else {
 		args.Chart = pulumi.String(ChartName)
 		args.Version = pulumi.String(c.Version)

@@ -5,7 +5,6 @@ package kubernetes
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 
 	k8s "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -81,11 +80,12 @@ func validate(c *Config) error {
 func deploy(ctx *pulumi.Context, c *Config, env modules.Env) (modules.Outputs, error) {
 	args := &k8s.ProviderArgs{}
 	if c.RenderDir != "" {
-		dir := c.RenderDir
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(env.WorkDir, dir)
-		}
-		args.RenderYamlToDirectory = pulumi.String(dir)
+		// As configured, not resolved against env.WorkDir: the provider runs
+		// with the work dir as its cwd and resolves a relative path itself,
+		// and an absolute one would differ between checkouts and replace the
+		// provider, and with it every resource, on a preview from another
+		// directory.
+		args.RenderYamlToDirectory = pulumi.String(c.RenderDir)
 		// Ignore KUBECONFIG from the environment: render mode is offline.
 		args.Kubeconfig = pulumi.String("")
 	} else {
