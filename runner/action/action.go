@@ -87,6 +87,9 @@ type Deps struct {
 	Clock github.Clock
 	// LockTimeout bounds the wait for a locked stack (DefaultLockTimeout).
 	LockTimeout time.Duration
+	// AfterMasks, if set, is called once the ::add-mask:: commands are
+	// written (the CLI releases its held log then).
+	AfterMasks func()
 	// Version is logged first (after the masks), so a user reading the
 	// step's log sees which konductor ran.
 	Version string
@@ -207,6 +210,9 @@ func (r *run) main() error {
 	notRun, invalid := r.prepare()
 	for _, v := range r.mask.Values() {
 		r.Action.AddMask(v)
+	}
+	if r.AfterMasks != nil {
+		r.AfterMasks()
 	}
 	if r.Version != "" {
 		r.log.Infof("%s", r.Version)

@@ -1,10 +1,13 @@
 package action
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/sethvargo/go-githubactions"
 )
@@ -81,4 +84,38 @@ func (h *LogHandler) WithGroup(name string) slog.Handler {
 	}
 	c.group = name
 	return &c
+}
+
+// HeldWriter holds what is written to it until Release, then passes
+// writes through. The log is held so that no line, not even an engine's
+// debug line, comes before the run's ::add-mask:: commands.
+type HeldWriter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	buf      bytes.Buffer
+	released bool
+}
+
+// Hold returns a HeldWriter over w.
+func Hold(w io.Writer) *HeldWriter { return &HeldWriter{w: w} }
+
+// Write implements io.Writer.
+func (h *HeldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		return h.w.Write(p)
+	}
+	return h.buf.Write(p)
+}
+
+// Release writes what was held and lets later writes through.
+func (h *HeldWriter) Release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.released {
+		h.released = true
+		_, _ = h.w.Write(h.buf.Bytes())
+		h.buf.Reset()
+	}
 }

@@ -38,6 +38,7 @@ policy violation failed the run, 2 bad input or configuration.`,
 // on stderr.
 func runAction(ctx context.Context, g *globals) error {
 	masker := mask.New()
+	var afterMasks func()
 	if g.logFormat == "json" {
 		stderr := masker.Writer(g.stderr)
 		defer stderr.Flush()
@@ -47,15 +48,19 @@ func runAction(ctx context.Context, g *globals) error {
 		}
 	} else {
 		logOut := masker.Writer(g.stdout)
+		held := action.Hold(logOut)
 		defer logOut.Flush()
-		g.log = slog.New(action.NewLogHandler(githubactions.New(githubactions.WithWriter(logOut))))
+		defer held.Release()
+		afterMasks = held.Release
+		g.log = slog.New(action.NewLogHandler(githubactions.New(githubactions.WithWriter(held))))
 	}
 	return action.Run(ctx, action.Deps{
-		Version:   versionLine(),
-		Mask:      masker,
-		Action:    githubactions.New(githubactions.WithWriter(g.stdout)),
-		Stdout:    g.stdout,
-		NewGitHub: g.newGitHub,
+		Version:    versionLine(),
+		Mask:       masker,
+		AfterMasks: afterMasks,
+		Action:     githubactions.New(githubactions.WithWriter(g.stdout)),
+		Stdout:     g.stdout,
+		NewGitHub:  g.newGitHub,
 		NewRunner: func(progress io.Writer) (action.Runner, error) {
 			eng, err := engine.New(engine.Options{Log: g.log, Progress: progress})
 			if err != nil {
