@@ -99,28 +99,41 @@ type Deps struct {
 	Mask *mask.Masker
 }
 
-// run is one invocation's state.
-type run struct {
-	Deps
-	ctx    context.Context
-	pubCtx context.Context // for reporting: outlives ctx by reportGrace
-	in     *Inputs
-	out    *mask.Writer
-	log    *githubactions.Action // writes through the mask
-	mask   *mask.Masker
-	plan   *plan.Plan
-	event  *plan.Event
-	owner  string
-	repo   string
-	dir    string // absolute work dir
+// workflow is what a run starts from, and all `konductor plan` needs: the
+// workflow's event and environment, the inputs, and the plan they make.
+type workflow struct {
+	action    *githubactions.Action
+	newGitHub func(token, apiURL string) (GitHub, error)
+	ctx       context.Context
+	in        *Inputs
+	plan      *plan.Plan
+	event     *plan.Event
+	owner     string
+	repo      string
+	dir       string // absolute work dir
 	// settings is the config-file input made absolute; empty: the work
 	// dir's konductor.yaml.
 	settings string
 	stacks   []string
 	gh       GitHub
-	runner   Runner
 	runURL   string
-	backend  backend.Backend
+}
+
+func newWorkflow(ctx context.Context, d Deps) workflow {
+	return workflow{action: d.Action, newGitHub: d.NewGitHub, ctx: ctx}
+}
+
+// run is one invocation's state: the workflow, and what running and
+// reporting it needs.
+type run struct {
+	Deps
+	workflow
+	pubCtx  context.Context // for reporting: outlives ctx by reportGrace
+	out     *mask.Writer
+	log     *githubactions.Action // writes through the mask
+	mask    *mask.Masker
+	runner  Runner
+	backend backend.Backend
 }
 
 // Run runs the action. Its error wraps ErrBadInput or is config.Errors for
@@ -142,7 +155,7 @@ func Run(ctx context.Context, d Deps) (err error) {
 	if d.Mask == nil {
 		d.Mask = mask.New()
 	}
-	r := &run{Deps: d, ctx: ctx, pubCtx: pub, mask: d.Mask}
+	r := &run{Deps: d, workflow: newWorkflow(ctx, d), pubCtx: pub, mask: d.Mask}
 	r.out = r.mask.Writer(d.Stdout)
 	r.log = githubactions.New(githubactions.WithWriter(r.out), githubactions.WithGetenv(d.Action.Getenv))
 	stopNotice := context.AfterFunc(ctx, func() {
@@ -167,17 +180,15 @@ func (e *maskedError) Error() string { return e.msg }
 
 func (e *maskedError) Unwrap() error { return e.err }
 
-func (r *run) getenv(k string) string { return r.Action.Getenv(k) }
-
 // Plan reads the inputs and the event exactly as Run does and returns the
 // plan; it runs and writes nothing (`konductor plan`). Deps.Stdout and
 // NewRunner are not used.
 func Plan(ctx context.Context, d Deps) (*plan.Plan, error) {
-	r := &run{Deps: d, ctx: ctx, pubCtx: ctx, mask: mask.New()}
-	if err := r.readPlan(); err != nil {
+	w := newWorkflow(ctx, d)
+	if err := w.readPlan(); err != nil {
 		return nil, err
 	}
-	return r.plan, nil
+	return w.plan, nil
 }
 
 func (r *run) main() error {

@@ -18,53 +18,53 @@ import (
 
 // readPlan reads the inputs, the workflow's context and konductor.yaml, and
 // makes the plan; it writes nothing.
-func (r *run) readPlan() error {
-	in, err := ReadInputs(r.Action)
+func (w *workflow) readPlan() error {
+	in, err := ReadInputs(w.action)
 	if err != nil {
 		return err
 	}
-	r.in = in
-	if err := r.context(); err != nil {
+	w.in = in
+	if err := w.context(); err != nil {
 		return err
 	}
-	settings, err := config.LoadSettingsFile(r.dir, r.settings)
+	settings, err := config.LoadSettingsFile(w.dir, w.settings)
 	if err != nil {
 		return err
 	}
-	return r.makePlan(settings)
+	return w.makePlan(settings)
 }
 
 // context reads the workflow's context.
-func (r *run) context() error {
-	name := r.getenv("GITHUB_EVENT_NAME")
+func (w *workflow) context() error {
+	name := w.getenv("GITHUB_EVENT_NAME")
 	if name == "" {
 		return badInput("GITHUB_EVENT_NAME is not set: `konductor action` and `konductor plan` read the workflow's event, so they run in a GitHub Actions step (elsewhere use `konductor preview --stack <name>`)")
 	}
 	var data []byte
-	if path := r.getenv("GITHUB_EVENT_PATH"); path != "" {
+	if path := w.getenv("GITHUB_EVENT_PATH"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return badInput("reading the event payload (GITHUB_EVENT_PATH): %v", err)
 		}
 		data = b
 	}
-	ev, err := plan.ParseEvent(name, data, r.getenv("GITHUB_REF"), r.getenv("GITHUB_SHA"))
+	ev, err := plan.ParseEvent(name, data, w.getenv("GITHUB_REF"), w.getenv("GITHUB_SHA"))
 	if err != nil {
 		return err
 	}
-	r.event = ev
-	if repo := r.getenv("GITHUB_REPOSITORY"); repo != "" {
+	w.event = ev
+	if repo := w.getenv("GITHUB_REPOSITORY"); repo != "" {
 		owner, name, ok := strings.Cut(repo, "/")
 		if !ok || owner == "" || name == "" {
 			return badInput("GITHUB_REPOSITORY %q is not owner/name", repo)
 		}
-		r.owner, r.repo = owner, name
+		w.owner, w.repo = owner, name
 	}
-	if server, id := r.getenv("GITHUB_SERVER_URL"), r.getenv("GITHUB_RUN_ID"); server != "" && id != "" && r.owner != "" {
-		r.runURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(server, "/"), r.owner, r.repo, id)
+	if server, id := w.getenv("GITHUB_SERVER_URL"), w.getenv("GITHUB_RUN_ID"); server != "" && id != "" && w.owner != "" {
+		w.runURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(server, "/"), w.owner, w.repo, id)
 	}
 
-	workspace := r.getenv("GITHUB_WORKSPACE")
+	workspace := w.getenv("GITHUB_WORKSPACE")
 	if workspace == "" {
 		workspace = "."
 	}
@@ -72,81 +72,69 @@ func (r *run) context() error {
 	if err != nil {
 		return err
 	}
-	dir := r.in.WorkDir
+	dir := w.in.WorkDir
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(workspace, dir)
 	}
-	r.dir = filepath.Clean(dir)
-	if st, err := os.Stat(filepath.Join(r.dir, "Pulumi.yaml")); err != nil || st.IsDir() {
-		return badInput("input work-dir %q: no Pulumi.yaml in %s", r.in.WorkDir, r.dir)
+	w.dir = filepath.Clean(dir)
+	if st, err := os.Stat(filepath.Join(w.dir, "Pulumi.yaml")); err != nil || st.IsDir() {
+		return badInput("input work-dir %q: no Pulumi.yaml in %s", w.in.WorkDir, w.dir)
 	}
-	if r.settings, err = settingsFile(workspace, r.in.ConfigFile); err != nil {
+	if w.settings, err = settingsFile(workspace, w.in.ConfigFile); err != nil {
 		return err
 	}
-	matches, err := filepath.Glob(filepath.Join(r.dir, "Pulumi.*.yaml"))
+	matches, err := filepath.Glob(filepath.Join(w.dir, "Pulumi.*.yaml"))
 	if err != nil {
 		return err
 	}
 	for _, m := range matches {
-		r.stacks = append(r.stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "Pulumi."), ".yaml"))
+		w.stacks = append(w.stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "Pulumi."), ".yaml"))
 	}
-	sort.Strings(r.stacks)
+	sort.Strings(w.stacks)
 	return nil
 }
 
-func (r *run) github() (GitHub, error) {
-	if r.gh != nil {
-		return r.gh, nil
+func (w *workflow) github() (GitHub, error) {
+	if w.gh != nil {
+		return w.gh, nil
 	}
-	if r.in.Token == "" {
+	if w.in.Token == "" {
 		return nil, badInput("input github-token is empty: pass github-token: ${{ secrets.GITHUB_TOKEN }}")
 	}
-	if r.owner == "" {
+	if w.owner == "" {
 		return nil, badInput("GITHUB_REPOSITORY is not set")
 	}
-	gh, err := r.NewGitHub(r.in.Token, r.getenv("GITHUB_API_URL"))
+	gh, err := w.newGitHub(w.in.Token, w.getenv("GITHUB_API_URL"))
 	if err != nil {
 		return nil, err
 	}
-	r.gh = gh
+	w.gh = gh
 	return gh, nil
 }
 
-func (r *run) getRunner() (Runner, error) {
-	if r.runner != nil {
-		return r.runner, nil
-	}
-	rn, err := r.NewRunner(r.out)
-	if err != nil {
-		return nil, err
-	}
-	r.runner = rn
-	return rn, nil
-}
-
-func (r *run) makePlan(settings *config.Settings) error {
-	ev := r.event
+func (w *workflow) makePlan(settings *config.Settings) error {
+	ev := w.event
 	in := plan.Input{
-		Event: ev, Settings: settings, Stacks: r.stacks, Command: r.in.Command, Only: r.in.Stacks,
-		AllowForkPreviews: r.in.AllowForkPreviews,
+		Event: ev, Settings: settings, Stacks: w.stacks, Command: w.in.Command, Only: w.in.Stacks,
+		AllowForkPreviews: w.in.AllowForkPreviews,
 	}
 	if in.Command == CommandPlan {
 		in.Command = plan.CommandAuto // the plan a run would make
 	}
-	if ws, err := filepath.Abs(orDot(r.getenv("GITHUB_WORKSPACE"))); err == nil {
-		if rel, err := filepath.Rel(ws, r.dir); err == nil {
+	if ws, err := filepath.Abs(orDot(w.getenv("GITHUB_WORKSPACE"))); err == nil {
+		if rel, err := filepath.Rel(ws, w.dir); err == nil {
 			in.WorkDir = filepath.ToSlash(rel)
 		}
-		if rel, err := filepath.Rel(ws, r.settings); err == nil && r.settings != "" {
+		if rel, err := filepath.Rel(ws, w.settings); err == nil && w.settings != "" {
 			in.SettingsFile = filepath.ToSlash(rel)
 		}
 	}
-	if ev.NeedsChangedFiles() && (!ev.Fork || r.in.AllowForkPreviews) {
-		gh, err := r.github()
+	if ev.NeedsChangedFiles() && (!ev.Fork || w.in.AllowForkPreviews) {
+		gh, err := w.github()
 		if err != nil {
 			return err
 		}
-		files, err := gh.ChangedFiles(r.ctx, r.owner, r.repo, ev.PR)
+		files, err := gh.ChangedFiles(w.ctx, w.owner, w.repo, ev.PR)
 		switch {
 		case errors.Is(err, github.ErrTooManyFiles):
 			in.AllChanged = true
@@ -159,7 +147,7 @@ func (r *run) makePlan(settings *config.Settings) error {
 	if err != nil {
 		return err
 	}
-	r.plan = p
+	w.plan = p
 	return nil
 }
 
@@ -169,3 +157,5 @@ func orDot(s string) string {
 	}
 	return s
 }
+
+func (w *workflow) getenv(k string) string { return w.action.Getenv(k) }

@@ -216,3 +216,15 @@ func (r *run) policyPacks() []string {
 	}
 	return out
 }
+
+func (r *run) getRunner() (Runner, error) {
+	if r.runner != nil {
+		return r.runner, nil
+	}
+	rn, err := r.NewRunner(r.out)
+	if err != nil {
+		return nil, err
+	}
+	r.runner = rn
+	return rn, nil
+}
