@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/containercraft/konductor-action/runner"
-	"github.com/containercraft/konductor-action/runner/backend"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/plan"
@@ -31,7 +29,7 @@ func (r *run) prepare() (notRun map[string]string, invalid map[string]error) {
 		return
 	}
 	for _, sp := range r.plan.Stacks {
-		if err := preflight(r.getenv, r.backend, r.dir, sp.Name); err != nil {
+		if err := runner.Preflight(r.getenv, r.backend, r.dir, sp.Name); err != nil {
 			invalid[sp.Name] = err
 			continue
 		}
@@ -57,31 +55,6 @@ func (r *run) prepare() (notRun map[string]string, invalid map[string]error) {
 		r.mask.Add(secrets...)
 	}
 	return
-}
-
-// preflight reports an environment that cannot work for the stack's backend
-// and secrets provider, before anything runs: a self-managed backend with
-// the passphrase provider and no passphrase, Pulumi Cloud without a token.
-func preflight(getenv func(string) string, b backend.Backend, dir, stack string) error {
-	if b.Embedded() {
-		return nil // works as it is (a preview only: checked before)
-	}
-	var file struct {
-		SecretsProvider string `yaml:"secretsprovider"`
-	}
-	_ = readYAML(filepath.Join(dir, "Pulumi."+stack+".yaml"), &file)
-	scheme, _, _ := strings.Cut(b.URL, "://")
-	switch {
-	case scheme == "https" || scheme == "http":
-		if getenv("PULUMI_ACCESS_TOKEN") == "" && b.Source != backend.FromLogin {
-			return fmt.Errorf("the backend is %s but PULUMI_ACCESS_TOKEN is not set: pass it to the step (env: PULUMI_ACCESS_TOKEN: ${{ secrets.PULUMI_ACCESS_TOKEN }})", b)
-		}
-	case file.SecretsProvider == "" || file.SecretsProvider == "passphrase":
-		if getenv(engine.EnvPassphrase) == "" && getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
-			return fmt.Errorf("the %s:// backend keeps this stack's secrets with the passphrase provider, but PULUMI_CONFIG_PASSPHRASE is not set: pass it to the step (env: PULUMI_CONFIG_PASSPHRASE: ${{ secrets.PULUMI_CONFIG_PASSPHRASE }}); secrets are not available to pull requests from forks", scheme)
-		}
-	}
-	return nil
 }
 
 // runAll runs the planned stacks, at most the parallel input at once, and

@@ -182,9 +182,7 @@ func Secrets(u string) []string {
 		if slices.Contains(safeQuery, k) {
 			continue
 		}
-		for _, v := range vs {
-			out = append(out, v)
-		}
+		out = append(out, vs...)
 	}
 	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/containercraft/konductor-action/runner"
+	"github.com/containercraft/konductor-action/runner/backend"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/mask"
@@ -133,6 +134,18 @@ func runOp(ctx context.Context, g *globals, op result.Operation, f opFlags, name
 	}
 	if len(invalid) > 0 {
 		return invalid
+	}
+	// The backend and its secrets provider, checked as the action does:
+	// a missing passphrase or token exits 2 before the engine starts.
+	b, err := backend.Resolve(f.cwd, os.Getenv)
+	if err != nil {
+		return err
+	}
+	g.log.Info("state backend", "backend", b.String())
+	for _, name := range names {
+		if err := runner.Preflight(os.Getenv, b, f.cwd, name); err != nil {
+			return err
+		}
 	}
 	eng, err := engine.New(engine.Options{Log: g.log})
 	if err != nil {

@@ -77,3 +77,20 @@ func TestPreviewAllStacks(t *testing.T) {
 		t.Errorf("a preview rendered manifests")
 	}
 }
+
+// The CLI checks the backend's secrets provider before the engine starts,
+// as the action does: exit 2 and the fix.
+func TestPreflightMissingPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	testenv.Write(t, filepath.Join(dir, "Pulumi.yaml"), "name: app\nruntime: go\nbackend:\n  url: s3://acme-state\n")
+	testenv.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), "config: {}\n")
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "")
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "")
+	t.Setenv("KONDUCTOR_PULUMI_ROOT", "/nonexistent") // reaching the engine would fail otherwise
+	var out, errb bytes.Buffer
+	code := Main([]string{"preview", "--stack", "dev", "--cwd", dir}, &out, &errb)
+	if code != ExitBadInput || !strings.Contains(errb.String(), "PULUMI_CONFIG_PASSPHRASE is not set") || !strings.Contains(errb.String(), "s3://") {
+		t.Errorf("exit %d, stderr:\n%s", code, errb.String())
+	}
+}
