@@ -13,11 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"gopkg.in/yaml.v3"
 
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/metadata"
@@ -212,46 +209,13 @@ type securePath struct {
 	path []any  // map keys (string) and list indexes (int) below it
 }
 
-// securePaths finds the {secure: …} values in a stack file.
+// securePaths finds the {secure: …} values in a stack file; config.SecurePaths
+// walks the file safe from cyclic aliases and alias bombs.
 func securePaths(doc []byte, project string) ([]securePath, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(doc, &root); err != nil || len(root.Content) == 0 {
-		return nil, nil // the config loader reports a malformed file
+	ps, err := config.SecurePaths(doc, project)
+	out := make([]securePath, len(ps))
+	for i, p := range ps {
+		out[i] = securePath{key: p.Key, path: p.Path}
 	}
-	var out []securePath
-	var walk func(n *yaml.Node, key string, path []any)
-	walk = func(n *yaml.Node, key string, path []any) {
-		if n.Kind == yaml.AliasNode {
-			n = n.Alias
-		}
-		switch n.Kind {
-		case yaml.MappingNode:
-			if len(n.Content) == 2 && n.Content[0].Value == "secure" {
-				out = append(out, securePath{key: key, path: slices.Clone(path)})
-				return
-			}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				walk(n.Content[i+1], key, append(path, n.Content[i].Value))
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, key, append(path, i))
-			}
-		}
-	}
-	top := root.Content[0]
-	for i := 0; top.Kind == yaml.MappingNode && i+1 < len(top.Content); i += 2 {
-		if top.Content[i].Value != "config" || top.Content[i+1].Kind != yaml.MappingNode {
-			continue
-		}
-		cfg := top.Content[i+1]
-		for j := 0; j+1 < len(cfg.Content); j += 2 {
-			key := cfg.Content[j].Value
-			if !strings.Contains(key, ":") {
-				key = project + ":" + key
-			}
-			walk(cfg.Content[j+1], key, nil)
-		}
-	}
-	return out, nil
+	return out, err
 }

@@ -89,9 +89,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		n = n.Content[0]
 	}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = resolve(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // keep the default
 	}
@@ -122,11 +120,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
+		kv := pairs(n)
+		for i := 0; i+1 < len(kv); i += 2 {
+			k, val := keyOf(kv[i]), kv[i+1]
 			elem := reflect.New(v.Type().Elem()).Elem()
-			d.decode(val, elem, join(path, k.Value))
-			v.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+			d.decode(val, elem, join(path, k))
+			v.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), elem)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -158,18 +157,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := structFields(v.Type())
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		p := join(path, k.Value)
-		if seen[k.Value] {
-			d.fail(k, p, "duplicate key")
-			continue
-		}
-		seen[k.Value] = true
-		f, ok := fields[k.Value]
+	// parseYAML rejected duplicate keys and pairs expands merge keys, so
+	// each field comes once.
+	kv := pairs(n)
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, val := kv[i], kv[i+1]
+		name := keyOf(k)
+		p := join(path, name)
+		f, ok := fields[name]
 		if !ok {
-			d.fail(k, p, "unknown key%s", DidYouMean(k.Value, sortedKeys(fields)))
+			d.fail(k, p, "unknown key%s", DidYouMean(name, sortedKeys(fields)))
 			continue
 		}
 		fv := v.FieldByIndex(f.index)

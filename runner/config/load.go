@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -65,7 +66,7 @@ func (s *Stack) ModuleNames() []string {
 // ProjectName reads the project name from dir/Pulumi.yaml.
 func ProjectName(dir string) (string, error) {
 	file := filepath.Join(dir, "Pulumi.yaml")
-	root, err := readYAML(file)
+	root, err := readYAML(file, false)
 	if err != nil {
 		return "", err
 	}
@@ -114,7 +115,7 @@ func LoadWithSettings(dir, stack string, reg *modules.Registry, settingsFile str
 		settingsFile = filepath.Join(dir, SettingsFile)
 	}
 	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
-	root, err := readYAML(file)
+	root, err := readYAML(file, true)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +127,12 @@ func LoadWithSettings(dir, stack string, reg *modules.Registry, settingsFile str
 	}
 	var enabled []string
 	configs := map[string]any{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value != "config" {
+	top := pairs(root)
+	for i := 0; i+1 < len(top); i += 2 {
+		if keyOf(top[i]) != "config" {
 			continue // secretsprovider, encryptionsalt, environment...: Pulumi's own
 		}
-		cfg := root.Content[i+1]
+		cfg := resolve(top[i+1])
 		if cfg.Kind == yaml.ScalarNode && cfg.Tag == "!!null" {
 			break
 		}
@@ -138,16 +140,26 @@ func LoadWithSettings(dir, stack string, reg *modules.Registry, settingsFile str
 			d.fail(cfg, "config", "expected a mapping, got %s", nodeKind(cfg))
 			break
 		}
-		for j := 0; j+1 < len(cfg.Content); j += 2 {
-			k, v := cfg.Content[j], cfg.Content[j+1]
-			ns, key, found := strings.Cut(k.Value, ":")
+		// parseYAML rejected a key written twice; a module can still be
+		// named twice, bare and with the project namespace.
+		named := map[string]*yaml.Node{}
+		kv := pairs(cfg)
+		for j := 0; j+1 < len(kv); j += 2 {
+			k, v := kv[j], kv[j+1]
+			name := keyOf(k)
+			ns, key, found := strings.Cut(name, ":")
 			if !found {
-				ns, key = project, k.Value // Pulumi reads a bare key as project-scoped
+				ns, key = project, name // Pulumi reads a bare key as project-scoped
 			}
 			if ns != project {
 				continue // provider keys (aws:region, kubernetes:context) belong to the providers
 			}
 			path := project + ":" + key
+			if f, dup := named[path]; dup {
+				d.fail(k, path, "duplicate key: given as %q and %q, %s", keyOf(f), name, lines(f, k))
+				continue
+			}
+			named[path] = k
 			switch key {
 			case KeyLabels:
 				d.decode(v, reflect.ValueOf(&st.Labels).Elem(), path)
@@ -194,21 +206,20 @@ func LoadWithSettings(dir, stack string, reg *modules.Registry, settingsFile str
 // enums beyond types) runs only when the module is enabled, but unknown keys
 // and wrong types are reported either way.
 func decodeModule(d *decoder, m modules.Module, n *yaml.Node, path string) (bool, any) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.fail(n, path, "expected a mapping with enabled: true|false, got %s", nodeKind(n))
 		return false, nil
 	}
 	rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
 	enabled := false
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "enabled" {
-			d.decode(n.Content[i+1], reflect.ValueOf(&enabled).Elem(), path+".enabled")
+	kv := pairs(n) // merge keys expanded: rest holds no <<
+	for i := 0; i+1 < len(kv); i += 2 {
+		if keyOf(kv[i]) == "enabled" {
+			d.decode(kv[i+1], reflect.ValueOf(&enabled).Elem(), path+".enabled")
 			continue
 		}
-		rest.Content = append(rest.Content, n.Content[i], n.Content[i+1])
+		rest.Content = append(rest.Content, kv[i], kv[i+1])
 	}
 	cfg := m.NewConfig()
 	before := len(d.errs)
@@ -247,18 +258,20 @@ func addValidation(d *decoder, n *yaml.Node, path string, err error) {
 	}
 }
 
-// lineOf finds the node at a dotted path below n, or n itself.
+// lineOf finds the node at a dotted path below n, or n itself. It follows
+// aliases and merge keys; the path bounds the walk.
 func lineOf(n *yaml.Node, path string) *yaml.Node {
-	cur := n
+	cur := resolve(n)
 	for _, part := range strings.Split(path, ".") {
 		name, _, _ := strings.Cut(part, "[")
 		if cur.Kind != yaml.MappingNode {
 			return cur
 		}
 		found := false
-		for i := 0; i+1 < len(cur.Content); i += 2 {
-			if cur.Content[i].Value == name {
-				cur, found = cur.Content[i+1], true
+		kv := pairs(cur)
+		for i := 0; i+1 < len(kv); i += 2 {
+			if keyOf(kv[i]) == name {
+				cur, found = resolve(kv[i+1]), true
 				break
 			}
 		}
@@ -269,38 +282,39 @@ func lineOf(n *yaml.Node, path string) *yaml.Node {
 	return cur
 }
 
-func readYAML(file string) (*yaml.Node, error) {
-	b, err := os.ReadFile(file)
+// readYAML reads and checks a config file (see parseYAML); stack says it is
+// a stack file.
+func readYAML(file string, stack bool) (*yaml.Node, error) {
+	f, err := os.Open(file)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, Errors{{File: file, Reason: "file not found"}}
 		}
 		return nil, Errors{{File: file, Reason: err.Error()}}
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, Errors{{File: file, Reason: "malformed YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	defer f.Close()
+	// Read one byte past the limit to tell "at the limit" from "over".
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, Errors{{File: file, Reason: err.Error()}}
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return &yaml.Node{Kind: yaml.MappingNode}, nil
+	if len(b) > MaxFileSize {
+		return nil, tooBig(file)
 	}
-	return doc.Content[0], nil
+	return parseYAML(file, b, stack)
 }
 
 // DecodeModule decodes a module's config from a JSON or YAML document (the
 // engine's decrypted config at run time) and validates it.
 func DecodeModule(m modules.Module, doc []byte) (any, error) {
-	var n yaml.Node
-	if err := yaml.Unmarshal(doc, &n); err != nil {
+	// No MaxFileSize here: the engine's JSON has any aliases of the file
+	// expanded, and parseYAML still bounds the work.
+	n, err := parseYAML("", doc, false)
+	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", m.Name(), err)
 	}
 	d := &decoder{}
-	if len(n.Content) == 0 {
-		n = yaml.Node{Kind: yaml.MappingNode}
-	} else {
-		n = *n.Content[0]
-	}
-	on, cfg := decodeModule(d, m, &n, m.Name())
+	on, cfg := decodeModule(d, m, n, m.Name())
 	if err := d.errs.err(); err != nil {
 		return nil, err
 	}

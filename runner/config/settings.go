@@ -61,7 +61,7 @@ func LoadSettingsFile(dir, file string) (*Settings, error) {
 			return s, nil
 		}
 	}
-	root, err := readYAML(file)
+	root, err := readYAML(file, false)
 	if err != nil {
 		return nil, err
 	}
