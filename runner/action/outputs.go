@@ -3,11 +3,8 @@ package action
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/containercraft/konductor-action/runner/result"
 )
@@ -120,14 +117,4 @@ func compactJSON(v any) string {
 		return "{}"
 	}
 	return string(b)
-}
-
-// readYAML decodes a YAML file into v (best effort: errors are the config
-// loader's to report).
-func readYAML(file string, v any) error {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	return yaml.Unmarshal(b, v)
 }
