@@ -48,7 +48,7 @@ export KONDUCTOR_PLUGIN_PATH := $(PLUGIN_DIR)
 export KONDUCTOR_KUBE_CLUSTER := $(KUBE_CLUSTER)
 export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
 
-.PHONY: build tools demo test lint unit check-modcache clean-cache dist cloud-plugins coldstart bench bench-profile bench-cli-calls
+.PHONY: build tools demo test lint unit check-modcache fuzz clean-cache dist cloud-plugins coldstart bench bench-profile bench-cli-calls
 
 build: $(BIN)
 
@@ -197,6 +197,14 @@ bench-profile: demo
 # The Pulumi CLI starts one run pays for two stacks (shared setup).
 bench-cli-calls: $(BIN)
 	BINS="this=$(dir $(BIN))" scripts/perf/cli-calls.sh
+
+# The config loaders' fuzz targets, each for FUZZTIME (make test runs only
+# their seeds): the stack-file loader, the secure-path walk, konductor.yaml.
+FUZZTIME ?= 2m
+fuzz:
+	for t in FuzzLoad FuzzSecurePaths FuzzLoadSettings; do \
+	  $(GO) test ./runner/config -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s || exit 1; \
+	done
 
 # Runs the module-resolving part of every recipe that reads a module's files
 # with GOMODCACHE pointed at an empty directory (fed from the local download

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -29,7 +28,6 @@ import (
 type Runner struct {
 	Registry *modules.Registry
 	Engine   *engine.Engine
-	Log      *slog.Logger
 	// Policy locates the policy packs every preview and deploy runs.
 	Policy policy.Options
 	// Getenv reads the environment (git facts in CI); nil uses os.Getenv.
