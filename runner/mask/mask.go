@@ -225,11 +225,15 @@ func maskOldSides(r *result.Result) {
 }
 
 // JSON returns v as compact JSON with every string in it masked: the
-// document stays valid whatever the secrets are.
+// document stays valid whatever the secrets are. With nothing to mask it
+// is json.Marshal's, field order included.
 func (m *Masker) JSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "{}"
+	}
+	if m.String(string(b)) == string(b) {
+		return string(b)
 	}
 	var tree any
 	d := json.NewDecoder(bytes.NewReader(b))

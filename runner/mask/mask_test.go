@@ -106,3 +106,25 @@ func TestMaskResultHidesChangedSecretsOldValue(t *testing.T) {
 		t.Errorf("plain diff changed: %+v", d)
 	}
 }
+
+// JSON masks string values and keeps the document valid (and, with
+// nothing to mask, byte for byte what json.Marshal gives).
+func TestMaskerJSON(t *testing.T) {
+	m := mask.New(`se"cr\et-42`, "true")
+	type row struct {
+		Stack  string `json:"stack"`
+		Reason string `json:"reason"`
+		OK     bool   `json:"ok"`
+	}
+	got := m.JSON([]row{{"dev", `changed se"cr\et-42`, true}})
+	var back []map[string]any
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if back[0]["reason"] != "changed [secret]" || back[0]["ok"] != true || strings.Contains(got, "et-42") {
+		t.Errorf("JSON = %s", got)
+	}
+	if got := m.JSON(row{"dev", "plain", false}); got != `{"stack":"dev","reason":"plain","ok":false}` {
+		t.Errorf("JSON = %s", got)
+	}
+}
