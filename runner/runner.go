@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/containercraft/konductor-action/modules"
@@ -24,10 +25,19 @@ import (
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
+// Engine is what a Runner calls on the engine; *engine.Engine has it.
+type Engine interface {
+	Run(ctx context.Context, req engine.Request) (*result.Result, error)
+	// Config returns the stack's config, secrets decrypted.
+	Config(ctx context.Context, dir, stack string) (auto.ConfigMap, error)
+}
+
+var _ Engine = (*engine.Engine)(nil)
+
 // Runner runs operations on stacks.
 type Runner struct {
 	Registry *modules.Registry
-	Engine   *engine.Engine
+	Engine   Engine
 	// Policy locates the policy packs every preview and deploy runs.
 	Policy policy.Options
 	// Getenv reads the environment (git facts in CI); nil uses os.Getenv.
