@@ -204,7 +204,7 @@ func (r *run) main() error {
 	if !r.plan.NothingToDo {
 		b, err := backend.Resolve(r.dir, r.getenv)
 		if err != nil {
-			return badInput("resolving the state backend: %v", err)
+			return badInput("resolving the state backend: %w", err)
 		}
 		r.mask.Add(backend.Secrets(b.URL)...)
 		r.backend = b
@@ -213,7 +213,7 @@ func (r *run) main() error {
 				r.Action.AddMask(v)
 			}
 			r.log.Errorf("%v", err)
-			return badInput("%v", err)
+			return badInput("%w", err)
 		}
 	}
 

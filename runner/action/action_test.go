@@ -17,6 +17,7 @@ import (
 
 	"github.com/containercraft/konductor-action/runner"
 	"github.com/containercraft/konductor-action/runner/action"
+	"github.com/containercraft/konductor-action/runner/backend"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/result"
@@ -667,8 +668,8 @@ func TestDeployRefusedOnEmbeddedBackend(t *testing.T) {
 	h.file("konductor.yaml", "stacks:\n  prod:\n    branch: main\n")
 	h.event("push", readTestdata(t, "push.main.json"))
 	err := h.run()
-	if !errors.Is(err, action.ErrBadInput) {
-		t.Fatalf("err = %v, want bad input (exit 2)", err)
+	if !errors.Is(err, action.ErrBadInput) || !errors.Is(err, backend.ErrEmbedded) {
+		t.Fatalf("err = %v, want bad input (exit 2) caused by backend.ErrEmbedded", err)
 	}
 	for _, way := range []string{"PULUMI_BACKEND_URL", "backend.url in Pulumi.yaml", "PULUMI_ACCESS_TOKEN"} {
 		if !strings.Contains(err.Error(), way) {

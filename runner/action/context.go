@@ -44,7 +44,7 @@ func (w *workflow) context() error {
 	if path := w.getenv("GITHUB_EVENT_PATH"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return badInput("reading the event payload (GITHUB_EVENT_PATH): %v", err)
+			return badInput("reading the event payload (GITHUB_EVENT_PATH): %w", err)
 		}
 		data = b
 	}

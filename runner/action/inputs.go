@@ -20,8 +20,10 @@ import (
 // CLI exits 2 for them (and for config.Errors).
 var ErrBadInput = plan.ErrBadInput
 
+// badInput is an input error: it wraps ErrBadInput (exit 2) and, with %w
+// in format, the cause, so callers can still tell what went wrong.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: "+format, append([]any{ErrBadInput}, args...)...)
 }
 
 // Input names, as in action.yml. A docker action receives them as
@@ -147,7 +149,7 @@ func settingsFile(workspace, input string) (string, error) {
 	st, err := os.Stat(p)
 	switch {
 	case err != nil:
-		return "", badInput("input config-file %q: %v (the path is relative to the repository root)", input, errors.Unwrap(err))
+		return "", badInput("input config-file %q: %w (the path is relative to the repository root)", input, errors.Unwrap(err))
 	case st.IsDir():
 		return "", badInput("input config-file %q is a directory; name the %s file itself", input, config.SettingsFile)
 	}
