@@ -20,6 +20,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/kubernetes"
@@ -126,8 +127,6 @@ func Defaults() Config {
 }
 
 var (
-	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	// A chart version: semver with an optional leading v, no ranges.
 	chartVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 	// A Go duration as cert-manager accepts it.
@@ -142,7 +141,7 @@ func validate(c *Config) error {
 	if c.ChartPath == "" && !strings.HasPrefix(c.Repository, "https://") && !strings.HasPrefix(c.Repository, "http://") && !strings.HasPrefix(c.Repository, "oci://") {
 		errs = append(errs, modules.Errorf("repository", "%q is not an http(s):// or oci:// URL", c.Repository))
 	}
-	if len(c.Namespace) > 63 || !dns1123Label.MatchString(c.Namespace) {
+	if len(validation.IsDNS1123Label(c.Namespace)) > 0 {
 		errs = append(errs, modules.Errorf("namespace", "%q is not a valid namespace name", c.Namespace))
 	}
 	for _, r := range []struct {
@@ -158,7 +157,7 @@ func validate(c *Config) error {
 		}
 	}
 	if c.Issuers.Enabled {
-		if len(c.Issuers.Name) > 253-len("-selfsigned") || !dns1123Subdomain.MatchString(c.Issuers.Name) {
+		if len(validation.IsDNS1123Subdomain(c.Issuers.Name+"-selfsigned")) > 0 {
 			errs = append(errs, modules.Errorf("issuers.name", "%q is not a valid object name (lowercase letters, digits, '-', '.')", c.Issuers.Name))
 		}
 		if c.Issuers.CommonName == "" || len(c.Issuers.CommonName) > 64 {

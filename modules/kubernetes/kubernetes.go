@@ -5,12 +5,12 @@ package kubernetes
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	k8s "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/containercraft/konductor-action/modules"
 )
@@ -44,8 +44,6 @@ type Namespace struct {
 	Baseline *Baseline `yaml:"baseline" doc:"optional quota, limit range and default-deny network policy"`
 }
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 // Module is the kubernetes module.
 var Module = modules.Define(modules.Spec[Config]{
 	Name:        Name,
@@ -66,7 +64,7 @@ func validate(c *Config) error {
 		switch {
 		case ns.Name == "":
 			errs = append(errs, modules.Errorf(p, "required"))
-		case len(ns.Name) > 63 || !dns1123Label.MatchString(ns.Name):
+		case len(validation.IsDNS1123Label(ns.Name)) > 0:
 			errs = append(errs, modules.Errorf(p, "%q is not a valid namespace name (lowercase letters, digits and '-', at most 63)", ns.Name))
 		case seen[ns.Name]:
 			errs = append(errs, modules.Errorf(p, "duplicate namespace %q", ns.Name))

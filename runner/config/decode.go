@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -166,7 +167,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		p := join(path, name)
 		f, ok := fields[name]
 		if !ok {
-			d.fail(k, p, "unknown key%s", DidYouMean(name, sortedKeys(fields)))
+			d.fail(k, p, "unknown key%s", DidYouMean(name, slices.Sorted(maps.Keys(fields))))
 			continue
 		}
 		fv := v.FieldByIndex(f.index)
@@ -264,15 +265,6 @@ func structFields(t reflect.Type) map[string]field {
 		out[name] = fl
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func join(path, key string) string {

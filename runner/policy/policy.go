@@ -12,11 +12,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -83,7 +83,7 @@ func Prepare(ctx context.Context, st *config.Stack, opts Options, tmp string) (*
 		userNames[packName(p)] = true
 	}
 	byPack := map[string]map[string]any{}
-	ruleNames := sortedKeys(eff.Rules)
+	ruleNames := slices.Sorted(maps.Keys(eff.Rules))
 	for _, name := range ruleNames {
 		r := eff.Rules[name]
 		pack, rule, scoped := strings.Cut(name, "/")
@@ -103,7 +103,7 @@ func Prepare(ctx context.Context, st *config.Stack, opts Options, tmp string) (*
 			}
 		} else if !userNames[pack] {
 			errs = append(errs, &config.FieldError{File: file, Path: "policies.rules." + name,
-				Reason: fmt.Sprintf("no policy pack %q is configured (packs: %s)", pack, strings.Join(sortedKeys(userNames), ", "))})
+				Reason: fmt.Sprintf("no policy pack %q is configured (packs: %s)", pack, strings.Join(slices.Sorted(maps.Keys(userNames)), ", "))})
 			continue
 		}
 		entry := map[string]any{}
@@ -320,13 +320,4 @@ func propNames(r rules.Rule) []string {
 		names = append(names, p.Name)
 	}
 	return names
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -341,7 +342,7 @@ func flatDiff(path string, old, new any) []PropertyDiff {
 			for k := range nm {
 				keys[k] = true
 			}
-			for _, k := range sortedSet(keys) {
+			for _, k := range slices.Sorted(maps.Keys(keys)) {
 				ov, ho := om[k]
 				nv, hn := nm[k]
 				walk(joinPath(p, k), ov, nv, ho, hn)
@@ -383,15 +384,6 @@ func equalJSON(a, b any) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
-}
-
-func sortedSet(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // joinPath builds Pulumi's property path syntax: a.b, a["x.y"], a[0].
