@@ -116,31 +116,6 @@ func New(opts Options) (*Engine, error) {
 	return &Engine{cmd: cmd, opts: opts, vars: vars, getenv: getenv, log: log}, nil
 }
 
-// executable is os.Executable, replaced in tests.
-var executable = os.Executable
-
-// InstallTree finds the pinned tools shipped with konductor (`make dist`,
-// the container image): konductor and pulumi in <root>/bin, provider
-// plugins in <root>/plugins. It returns "" for what is not there, so a
-// binary built elsewhere falls back to PATH.
-func InstallTree() (root, plugins string) {
-	exe, err := executable()
-	if err != nil {
-		return "", ""
-	}
-	if p, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = p
-	}
-	bin := filepath.Dir(exe)
-	if fi, err := os.Stat(filepath.Join(bin, "pulumi")); err == nil && !fi.IsDir() {
-		root = filepath.Dir(bin)
-	}
-	if fi, err := os.Stat(filepath.Join(filepath.Dir(bin), "plugins")); err == nil && fi.IsDir() {
-		plugins = filepath.Join(filepath.Dir(bin), "plugins")
-	}
-	return root, plugins
-}
-
 // Request is one operation on one stack.
 type Request struct {
 	Operation result.Operation
@@ -155,50 +130,6 @@ type Request struct {
 	// Progress receives this operation's progress text instead of
 	// Options.Progress: stacks run side by side each keep their own.
 	Progress io.Writer
-}
-
-// Env returns the environment the CLI runs with for a work dir: offline,
-// deterministic, with the backend the Pulumi CLI would use (backend.Resolve),
-// or the embedded default when none is configured.
-func (e *Engine) Env(workDir string) (map[string]string, error) {
-	env := make(map[string]string, len(e.vars)+8)
-	for k, v := range e.vars {
-		env[k] = v
-	}
-	env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
-	env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
-	env["PULUMI_SKIP_CONFIRMATIONS"] = "true"
-	b, err := backend.Resolve(workDir, e.getenv)
-	if err != nil {
-		return nil, err
-	}
-	switch h := e.getenv("PULUMI_HOME"); {
-	case h != "":
-		env["PULUMI_HOME"] = h
-	case b.Source == backend.FromLogin:
-		// The login's credentials are in the CLI's own home.
-	default:
-		if c, err := os.UserCacheDir(); err == nil {
-			env["PULUMI_HOME"] = filepath.Join(c, "konductor", "pulumi-home")
-		}
-	}
-	if b.Embedded() {
-		if err := os.MkdirAll(strings.TrimPrefix(b.URL, "file://"), 0o755); err != nil {
-			return nil, fmt.Errorf("embedded file backend: %w", err)
-		}
-		// The embedded default works out of the box: an empty passphrase
-		// unless the user set one. A real backend needs the user's.
-		if _, ok := e.vars[EnvPassphrase]; !ok && e.getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
-			env[EnvPassphrase] = ""
-		}
-	}
-	env[EnvBackendURL] = b.URL
-	path := e.getenv("PATH")
-	if e.opts.PluginPath != "" {
-		path = e.opts.PluginPath + string(os.PathListSeparator) + path
-	}
-	env["PATH"] = path
-	return env, nil
 }
 
 // Run performs one operation and returns its result. The error is non-nil
@@ -379,60 +310,4 @@ func restore(file string, orig []byte) {
 	if now, err := os.ReadFile(file); err == nil && !bytes.Equal(now, orig) {
 		_ = os.WriteFile(file, orig, 0o644)
 	}
-}
-
-// ErrConcurrentUpdate is returned (wrapped) when the stack is locked by
-// another update.
-var ErrConcurrentUpdate = errors.New("stack is locked by another update")
-
-// classify keeps the Automation API's error kinds recognisable after we
-// wrap them.
-func classify(err error) error {
-	if auto.IsConcurrentUpdateError(err) {
-		return fmt.Errorf("%w: %v", ErrConcurrentUpdate, err)
-	}
-	return err
-}
-
-// onlyPolicyFailed reports whether the engine's errors are only its
-// summary of failed policies: no resource-level error.
-func onlyPolicyFailed(r *result.Result) bool {
-	for _, d := range r.Diagnostics {
-		if d.Severity != "error" {
-			continue
-		}
-		if d.Message != string(r.Operation)+" failed" && d.Message != "update failed" {
-			return false
-		}
-	}
-	return true
-}
-
-// errorText makes the CLI's failure readable: the error lines of its
-// stderr rather than the whole transcript.
-func errorText(r *result.Result, err error, stderr string) string {
-	errs := 0
-	for _, d := range r.Diagnostics {
-		if d.Severity == "error" {
-			errs++
-		}
-	}
-	if errs > 0 {
-		// The diagnostics say what went wrong, per resource.
-		return fmt.Sprintf("%s failed with %d error(s), listed under Diagnostics", r.Operation, errs)
-	}
-	var lines []string
-	for _, l := range strings.Split(stderr, "\n") {
-		l = strings.TrimSpace(l)
-		if l != "" && !strings.HasPrefix(l, "warning:") {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 0 {
-		if len(lines) > 20 {
-			lines = lines[len(lines)-20:]
-		}
-		return strings.Join(lines, "\n")
-	}
-	return err.Error()
 }

@@ -12,15 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/bmatcuk/doublestar/v4"
-
 	"github.com/containercraft/konductor-action/runner/config"
-	"github.com/containercraft/konductor-action/runner/report"
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
@@ -45,107 +41,6 @@ const CommandAuto = "auto"
 
 // Commands lists the values of the command input.
 var Commands = []string{CommandAuto, string(result.Preview), string(result.Up), string(result.Refresh), string(result.Destroy)}
-
-// previewActions are the pull_request activity types that preview.
-var previewActions = []string{"opened", "synchronize", "reopened", "ready_for_review"}
-
-// Event is what konductor reads of a webhook payload.
-type Event struct {
-	Name string
-	// Action is the activity type (pull_request: opened, synchronize, …).
-	Action string
-	// PR is the pull request number (pull_request only).
-	PR int
-	// HeadSHA is the commit to run on: the pull request's head, the pushed
-	// commit (after).
-	HeadSHA string
-	// HeadRepo and BaseRepo are "owner/name" (pull_request only); HeadRepo
-	// is empty when the fork was deleted.
-	HeadRepo, BaseRepo string
-	// Fork is true for a pull request from another repository.
-	Fork bool
-	// Ref is the pushed ref (push) or the ref the workflow runs on.
-	Ref string
-	// Deleted is true for a push that deleted the ref.
-	Deleted bool
-}
-
-// NeedsChangedFiles reports whether Make needs the pull request's changed
-// files: a pull request activity that previews.
-func (e *Event) NeedsChangedFiles() bool {
-	return e.Name == EventPullRequest && slices.Contains(previewActions, e.Action)
-}
-
-// payload is the union of the webhook payload fields read.
-type payload struct {
-	Action      string `json:"action"`
-	Number      int    `json:"number"`
-	PullRequest *struct {
-		Number int `json:"number"`
-		Head   struct {
-			SHA  string `json:"sha"`
-			Repo *struct {
-				FullName string `json:"full_name"`
-			} `json:"repo"`
-		} `json:"head"`
-		Base struct {
-			Repo *struct {
-				FullName string `json:"full_name"`
-			} `json:"repo"`
-		} `json:"base"`
-	} `json:"pull_request"`
-	Ref     string `json:"ref"`
-	After   string `json:"after"`
-	Deleted bool   `json:"deleted"`
-}
-
-// ParseEvent reads the event payload (the file at GITHUB_EVENT_PATH). ref
-// and sha are GITHUB_REF and GITHUB_SHA, used where the payload has none.
-func ParseEvent(name string, data []byte, ref, sha string) (*Event, error) {
-	e := &Event{Name: name, Ref: ref, HeadSHA: sha}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		if name == EventPullRequest || name == EventPush {
-			return nil, badInput("the %s event payload is empty (GITHUB_EVENT_PATH)", name)
-		}
-		return e, nil
-	}
-	var p payload
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, badInput("the %s event payload is not valid JSON: %v", name, err)
-	}
-	e.Action = p.Action
-	switch name {
-	case EventPullRequest:
-		pr := p.PullRequest
-		if pr == nil {
-			return nil, badInput("the pull_request event payload has no pull_request object")
-		}
-		e.PR = pr.Number
-		if e.PR == 0 {
-			e.PR = p.Number
-		}
-		if e.PR <= 0 {
-			return nil, badInput("the pull_request event payload has no pull request number")
-		}
-		e.HeadSHA = pr.Head.SHA
-		if pr.Head.Repo != nil {
-			e.HeadRepo = pr.Head.Repo.FullName
-		}
-		if pr.Base.Repo != nil {
-			e.BaseRepo = pr.Base.Repo.FullName
-		}
-		e.Fork = e.HeadRepo == "" || !strings.EqualFold(e.HeadRepo, e.BaseRepo)
-	case EventPush:
-		if p.Ref != "" {
-			e.Ref = p.Ref
-		}
-		if p.After != "" && strings.Trim(p.After, "0") != "" {
-			e.HeadSHA = p.After
-		}
-		e.Deleted = p.Deleted
-	}
-	return e, nil
-}
 
 // Input is everything Make decides from.
 type Input struct {
@@ -386,120 +281,6 @@ func pullRequest(in Input, settings *config.Settings, present []string) (*Plan, 
 		}
 	}
 	return p, nil
-}
-
-// affects decides whether the changed files affect stack, and why.
-//
-// Pulumi.yaml, konductor.yaml and the stack's own stack file always
-// affect it. Another stack's stack file is only that stack's config, so it
-// never affects this one: with no paths it does not count as a change
-// under the work dir (editing Pulumi.dev.yaml previews dev, not prod), and
-// a broad glob in paths (*.yaml, **) does not pull it in either. Only a
-// paths entry naming it literally, without wildcards (Pulumi.prod.yaml, or
-// /infra/Pulumi.prod.yaml from the root), makes it count, for a stack that
-// really depends on another's config. Every other file under the work dir
-// is shared: it affects a stack without paths; with paths, the globs decide.
-//
-// Stack files are recognised as the stacks are listed: Pulumi.*.yaml
-// directly in the work dir, by exact name. So Pulumi.dev-eu.yaml is
-// dev-eu's, never dev's; sub/Pulumi.x.yaml and Pulumi.x.yml are shared
-// files; and the stack file of a stack not here (deleted, renamed away) is
-// still a stack file, affecting no stack here.
-func affects(stack string, patterns []string, workDir, settingsFile string, changed []string) (*StackPlan, error) {
-	wd := cleanWorkDir(workDir)
-	var literal []string
-	for i, pat := range patterns {
-		if !doublestar.ValidatePattern(strings.TrimPrefix(pat, "/")) || pat == "" {
-			return nil, badInput("%s: stacks.%s.paths[%d]: %q is not a valid glob", config.SettingsFile, stack, i, pat)
-		}
-		if !strings.ContainsAny(pat, `*?[{\`) && !strings.HasSuffix(pat, "/") {
-			literal = append(literal, pat)
-		}
-	}
-	sp := &StackPlan{Name: stack}
-	var special, matched []string
-	for _, f := range changed {
-		rel, inside := relTo(wd, f)
-		switch {
-		case inside && rel == "Pulumi."+stack+".yaml":
-			special = append(special, f)
-		case inside && rel == "Pulumi.yaml",
-			settingsFile == "" && inside && rel == config.SettingsFile,
-			settingsFile != "" && path.Clean(f) == path.Clean(settingsFile):
-			special = append(special, f)
-		case inside && isStackFile(rel):
-			// Another stack's: only a literal paths entry lets it in.
-			if matchAny(literal, f, rel, inside) {
-				matched = append(matched, f)
-			}
-		case len(patterns) == 0 && inside:
-			matched = append(matched, f)
-		case len(patterns) > 0 && matchAny(patterns, f, rel, inside):
-			matched = append(matched, f)
-		}
-	}
-	if len(special) == 0 && len(matched) == 0 {
-		return nil, nil
-	}
-	sp.AffectedPaths = append(special, matched...)
-	var why []string
-	for _, f := range special {
-		why = append(why, path.Base(f)+" changed")
-	}
-	if len(matched) > 0 {
-		what := "the work dir"
-		if len(patterns) > 0 {
-			what = "its paths"
-		}
-		why = append(why, fmt.Sprintf("%d changed file%s under %s", len(matched), report.Plural(len(matched)), what))
-	}
-	sp.Reason = strings.Join(why, "; ")
-	return sp, nil
-}
-
-// isStackFile reports whether rel, relative to the work dir, is a stack
-// file: Pulumi.*.yaml directly in the work dir, the glob the stacks are
-// listed with (* does not cross /).
-func isStackFile(rel string) bool {
-	ok, _ := path.Match("Pulumi.*.yaml", rel)
-	return ok
-}
-
-func cleanWorkDir(workDir string) string {
-	return path.Clean(strings.TrimPrefix(workDir, "./"))
-}
-
-// relTo returns f relative to the work dir and whether it is inside it.
-func relTo(wd, f string) (string, bool) {
-	f = path.Clean(f)
-	if wd == "." || wd == "" {
-		return f, true
-	}
-	if rest, ok := strings.CutPrefix(f, wd+"/"); ok {
-		return rest, true
-	}
-	return f, false
-}
-
-// matchAny matches a changed file against path globs. A glob is relative to
-// the work dir; one starting with / is relative to the repository root; one
-// ending with / matches everything below that directory.
-func matchAny(patterns []string, f, rel string, inside bool) bool {
-	for _, pat := range patterns {
-		target := rel
-		if rooted, ok := strings.CutPrefix(pat, "/"); ok {
-			pat, target = rooted, path.Clean(f)
-		} else if !inside {
-			continue
-		}
-		if strings.HasSuffix(pat, "/") {
-			pat += "**"
-		}
-		if ok, _ := doublestar.Match(pat, target); ok {
-			return true
-		}
-	}
-	return false
 }
 
 func push(in Input, settings *config.Settings) *Plan {
