@@ -1,5 +1,8 @@
 package github_test
 
+// Over 400 lines on purpose: one scenario per way of learning the
+// token's account, each a whole conversation with the fake.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,8 @@
 package github_test
 
+// Over 400 lines on purpose: every path UpsertSection can take (create,
+// adopt, merge, lose a race, verify) against the fake, kept together.
+
 import (
 	"context"
 	"fmt"

@@ -1,5 +1,8 @@
 package plan_test
 
+// Over 400 lines on purpose: two tables of cases for Make, one per row of
+// the planning rules, read side by side with plan.go and paths.go.
+
 import (
 	"encoding/json"
 	"errors"
