@@ -22,6 +22,7 @@ import (
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/github"
 	"github.com/containercraft/konductor-action/runner/result"
+	"github.com/containercraft/konductor-action/test/fakeclock"
 	"github.com/containercraft/konductor-action/test/fakegithub"
 	"github.com/containercraft/konductor-action/test/testenv"
 )
@@ -134,7 +135,7 @@ type harness struct {
 	env       map[string]string
 	workspace string
 	stdout    *syncBuffer
-	clock     *fakegithub.Clock
+	clock     *fakeclock.Clock
 	runner    action.Runner
 	// newRunnerCalls counts how often the action built a runner.
 	newRunnerCalls int
@@ -158,7 +159,7 @@ func newHarness(t *testing.T, stacks ...string) *harness {
 		}
 	})
 	tmp := t.TempDir()
-	h := &harness{t: t, srv: srv, workspace: ws, stdout: &syncBuffer{}, clock: fakegithub.NewClock(),
+	h := &harness{t: t, srv: srv, workspace: ws, stdout: &syncBuffer{}, clock: fakeclock.New(),
 		fake: &fakeRunner{results: map[string][]*result.Result{}, errs: map[string]error{}, invalid: map[string]config.Errors{}, secrets: map[string][]string{}}}
 	h.env = map[string]string{
 		// Inputs exactly as the runner passes them to a docker action.

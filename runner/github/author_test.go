@@ -18,6 +18,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/test/fakeclock"
 	"github.com/containercraft/konductor-action/test/fakegithub"
 )
 
@@ -401,7 +402,7 @@ func TestUpsertConfiguredAuthor(t *testing.T) {
 // beside a forged one, end with one comment of theirs; the forged one stays.
 func TestUpsertConcurrentWritersBesideForged(t *testing.T) {
 	t.Parallel()
-	clock := fakegithub.NewClock()
+	clock := fakeclock.New()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	t.Cleanup(func() {
 		for _, r := range srv.Unexpected() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/test/fakeclock"
 	"github.com/containercraft/konductor-action/test/fakegithub"
 )
 
@@ -150,7 +151,7 @@ func TestEnterpriseBaseURL(t *testing.T) {
 
 func TestBadToken(t *testing.T) {
 	t.Parallel()
-	clock := fakegithub.NewClock()
+	clock := fakeclock.New()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: "o/r"})
 	c, err := github.New("wrong", srv.URL(), github.WithClock(clock), github.WithLogger(quiet), github.WithBaseTransport(srv.Client().Transport))

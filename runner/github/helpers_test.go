@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/test/fakeclock"
 	"github.com/containercraft/konductor-action/test/fakegithub"
 )
 
@@ -15,7 +16,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // clock is shared with the server.
 type env struct {
 	srv   *fakegithub.Server
-	clock *fakegithub.Clock
+	clock *fakeclock.Clock
 	gh    *github.Client
 }
 
@@ -29,7 +30,7 @@ const (
 
 func newEnv(t *testing.T, serverOpts []fakegithub.Option, opts ...github.Option) *env {
 	t.Helper()
-	clock := fakegithub.NewClock()
+	clock := fakeclock.New()
 	srv := fakegithub.New(t, append([]fakegithub.Option{fakegithub.WithClock(clock.Now)}, serverOpts...)...)
 	srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: "o/r", HeadRef: "feature", HeadSHA: shaA})
 	c := newClient(t, srv, clock, opts...)

@@ -14,6 +14,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/test/fakeclock"
 	"github.com/containercraft/konductor-action/test/fakegithub"
 )
 
@@ -175,7 +176,7 @@ func TestRetryReplaysBody(t *testing.T) {
 
 func TestTransportBufferedBodyAndTimeout(t *testing.T) {
 	t.Parallel()
-	clock := fakegithub.NewClock()
+	clock := fakeclock.New()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	srv.AddIssue(owner, repo, prNum)
 	tr := &github.Transport{Base: srv.Client().Transport, Clock: clock, Logger: quiet}
@@ -243,7 +244,7 @@ func TestGoGithubRemembersExhaustedLimit(t *testing.T) {
 	t.Parallel()
 	srv := fakegithub.New(t, fakegithub.WithRateLimit(1)) // wall clock
 	srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: "o/r"})
-	c := newClient(t, srv, fakegithub.NewClock())
+	c := newClient(t, srv, fakeclock.New())
 	if _, err := c.PullRequest(context.Background(), owner, repo, prNum); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/containercraft/konductor-action/runner/github"
+	"github.com/containercraft/konductor-action/test/fakeclock"
 	"github.com/containercraft/konductor-action/test/fakegithub"
 )
 
@@ -420,7 +421,7 @@ func TestUpsertOutdated(t *testing.T) {
 
 func TestUpsertConcurrentStacks(t *testing.T) {
 	t.Parallel()
-	clock := fakegithub.NewClock()
+	clock := fakeclock.New()
 	srv := fakegithub.New(t, fakegithub.WithClock(clock.Now))
 	t.Cleanup(func() {
 		for _, r := range srv.Unexpected() {

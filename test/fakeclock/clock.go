@@ -1,4 +1,6 @@
-package fakegithub
+// Package fakeclock is a clock for tests that advances only when slept on:
+// the GitHub client's retries and the action's lock waits take no time.
+package fakeclock
 
 import (
 	"context"
@@ -18,8 +20,8 @@ type Clock struct {
 	OnSleep func(n int)
 }
 
-// NewClock returns a clock at a fixed instant.
-func NewClock() *Clock { return &Clock{now: time.Unix(1_760_000_000, 0)} }
+// New returns a clock at a fixed instant.
+func New() *Clock { return &Clock{now: time.Unix(1_760_000_000, 0)} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
