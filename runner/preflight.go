@@ -3,7 +3,6 @@ package runner
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -22,12 +21,12 @@ func Preflight(getenv func(string) string, b backend.Backend, dir, stack string)
 		return nil // works as it is (the engine supplies an empty passphrase)
 	}
 	fail := func(format string, args ...any) error {
-		return config.Errors{{File: filepath.Join(dir, "Pulumi."+stack+".yaml"), Reason: fmt.Sprintf(format, args...)}}
+		return config.Errors{{File: config.StackFile(dir, stack), Reason: fmt.Sprintf(format, args...)}}
 	}
 	var file struct {
 		SecretsProvider string `yaml:"secretsprovider"`
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, "Pulumi."+stack+".yaml")); err == nil {
+	if data, err := os.ReadFile(config.StackFile(dir, stack)); err == nil {
 		_ = yaml.Unmarshal(data, &file) // the config loader reports a malformed file
 	}
 	scheme, _, _ := strings.Cut(b.URL, "://")

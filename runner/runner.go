@@ -155,7 +155,7 @@ func (r *Runner) Secrets(ctx context.Context, dir, stack string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	file := config.StackFile(dir, stack)
 	orig, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", stack, err)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/containercraft/konductor-action/runner/config"
@@ -83,15 +82,8 @@ func (w *workflow) context() error {
 	if w.settings, err = settingsFile(workspace, w.in.ConfigFile); err != nil {
 		return err
 	}
-	matches, err := filepath.Glob(filepath.Join(w.dir, "Pulumi.*.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, m := range matches {
-		w.stacks = append(w.stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "Pulumi."), ".yaml"))
-	}
-	sort.Strings(w.stacks)
-	return nil
+	w.stacks, err = config.ListStacks(w.dir)
+	return err
 }
 
 func (w *workflow) github() (GitHub, error) {

@@ -114,7 +114,7 @@ func LoadWithSettings(dir, stack string, reg *modules.Registry, settingsFile str
 	if settingsFile == "" {
 		settingsFile = filepath.Join(dir, SettingsFile)
 	}
-	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	file := StackFile(dir, stack)
 	root, err := readYAML(file, true)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -281,7 +280,7 @@ func (e *Engine) Config(ctx context.Context, dir, stack string) (auto.ConfigMap,
 	if err != nil {
 		return nil, err
 	}
-	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	file := config.StackFile(dir, stack)
 	if orig, err := os.ReadFile(file); err == nil {
 		defer restore(file, orig)
 	}

@@ -47,7 +47,7 @@ func affects(stack string, patterns []string, workDir, settingsFile string, chan
 	for _, f := range changed {
 		rel, inside := relTo(wd, f)
 		switch {
-		case inside && rel == "Pulumi."+stack+".yaml":
+		case inside && rel == path.Base(config.StackFile("", stack)):
 			special = append(special, f)
 		case inside && rel == "Pulumi.yaml",
 			settingsFile == "" && inside && rel == config.SettingsFile,
@@ -87,7 +87,10 @@ func affects(stack string, patterns []string, workDir, settingsFile string, chan
 // file: Pulumi.*.yaml directly in the work dir, the glob the stacks are
 // listed with (* does not cross /).
 func isStackFile(rel string) bool {
-	ok, _ := path.Match("Pulumi.*.yaml", rel)
+	if strings.Contains(rel, "/") {
+		return false
+	}
+	_, ok := config.StackOfFile(rel)
 	return ok
 }
 

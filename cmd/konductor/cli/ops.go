@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -55,15 +52,10 @@ func (f *opFlags) names() ([]string, error) {
 	case f.all && len(f.stacks) > 0:
 		return nil, usageError{errors.New("--all and --stack: use one")}
 	case f.all:
-		files, err := filepath.Glob(filepath.Join(f.cwd, "Pulumi.*.yaml"))
+		names, err := config.ListStacks(f.cwd)
 		if err != nil {
 			return nil, err
 		}
-		var names []string
-		for _, file := range files {
-			names = append(names, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "Pulumi."), ".yaml"))
-		}
-		sort.Strings(names)
 		if len(names) == 0 {
 			return nil, usageError{fmt.Errorf("--all: no Pulumi.<stack>.yaml in %s", f.cwd)}
 		}
