@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containercraft/konductor-action/modules"
-	"github.com/containercraft/konductor-action/modules/certmanager"
-	"github.com/containercraft/konductor-action/modules/kubernetes"
 	"github.com/containercraft/konductor-action/runner"
 	"github.com/containercraft/konductor-action/runner/engine"
 	"github.com/containercraft/konductor-action/runner/result"
@@ -22,16 +19,7 @@ import (
 // a remote backend. Each runner has its own PULUMI_HOME, like another machine.
 func newSharedStateRunner(t *testing.T, backend string) *runner.Runner {
 	t.Helper()
-	environ := testenv.Environ(t, map[string]string{engine.EnvBackendURL: "file://" + backend})
-	eng, err := engine.New(engine.Options{Environ: environ})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &runner.Runner{
-		Registry: modules.NewRegistry(kubernetes.Module, certmanager.Module),
-		Engine:   eng,
-		Getenv:   testenv.Getenv(environ),
-	}
+	return newKubeRunnerEnv(t, map[string]string{engine.EnvBackendURL: "file://" + backend})
 }
 
 // TestCheckoutPathNeverChangesPlan deploys a render-mode stack whose

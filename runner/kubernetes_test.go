@@ -27,9 +27,12 @@ import (
 	"github.com/containercraft/konductor-action/test/testenv"
 )
 
-func newKubeRunner(t *testing.T) *runner.Runner {
+func newKubeRunner(t *testing.T) *runner.Runner { return newKubeRunnerEnv(t, nil) }
+
+// newKubeRunnerEnv is newKubeRunner with extra environment.
+func newKubeRunnerEnv(t *testing.T, extra map[string]string) *runner.Runner {
 	t.Helper()
-	environ := testenv.Environ(t, nil)
+	environ := testenv.Environ(t, extra)
 	eng, err := engine.New(engine.Options{Environ: environ})
 	if err != nil {
 		t.Fatal(err)
