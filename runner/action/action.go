@@ -53,9 +53,12 @@ const (
 	maxLockDelay       = time.Minute
 )
 
-// reportGrace is how long a cancelled run (SIGTERM) may still spend
-// reporting what it cancelled.
-const reportGrace = 10 * time.Second
+// reportGrace is how long a cancelled run may still spend reporting what
+// it cancelled. GitHub cancels a step with SIGINT, sends SIGTERM 7.5 s
+// later and kills the process tree 2.5 s after that: both signals cancel
+// the run (the first one counts), and reporting must be over well before
+// the kill, 10 s after the first signal.
+const reportGrace = 7 * time.Second
 
 // NoStacksSection is the comment section that says a pull request affects
 // no stack. It sorts before stack names.
