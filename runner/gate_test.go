@@ -71,3 +71,38 @@ func TestDeployGate(t *testing.T) {
 		})
 	}
 }
+
+// configEngine answers Config with a fixed config map.
+type configEngine struct {
+	gateEngine
+	cfg auto.ConfigMap
+}
+
+func (e *configEngine) Config(context.Context, string, string) (auto.ConfigMap, error) {
+	return e.cfg, nil
+}
+
+// The values to mask are every leaf of a secret key the stack file does
+// not hold in plain text: a `secure:` value, and what an ESC environment
+// supplied (the file names only the environment).
+func TestSecretsIncludeEnvironmentValues(t *testing.T) {
+	t.Parallel()
+	dir := testenv.Project(t, "app", "dev", "environment: [platform/dev]\nconfig:\n  app:stash:\n    enabled: true\n    values:\n      color: blue\n")
+	eng := &configEngine{cfg: auto.ConfigMap{
+		"app:stash":  {Value: `{"enabled":true,"values":{"color":"blue","token":"esc-tok-71f"}}`, Secret: true},
+		"app:region": {Value: "eu-west-1"},
+	}}
+	r := &runner.Runner{Registry: modules.NewRegistry(stashmod.Module), Engine: eng}
+	got, err := r.Secrets(context.Background(), dir, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "esc-tok-71f" {
+		t.Errorf("Secrets = %q, want the environment's token only", got)
+	}
+	// No secure value and no environment: no engine call, nothing to mask.
+	plain := testenv.Project(t, "app", "dev", "config:\n  app:stash:\n    enabled: true\n")
+	if got, err := (&runner.Runner{Registry: modules.NewRegistry(stashmod.Module)}).Secrets(context.Background(), plain, "dev"); err != nil || got != nil {
+		t.Errorf("plain stack: %q, %v", got, err)
+	}
+}

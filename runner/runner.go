@@ -6,15 +6,17 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/metadata"
@@ -145,24 +147,33 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	return res, nil
 }
 
-// Secrets returns the decrypted values of the stack's encrypted config (every
-// {secure: …} in Pulumi.<stack>.yaml, provider keys included), so a caller
-// can mask them wherever it writes. A stack without encrypted values needs
-// no engine; otherwise the pinned CLI decrypts them with the stack's secrets
-// provider (selecting the stack, or creating it as the operation would).
+// Secrets returns the secret values of the stack's config, so a caller can
+// mask them wherever it writes: every leaf of a secret key that the stack
+// file does not hold in plain text (config.SecretLeaves, the rule the
+// program marks secrets by), so `secure:` values and what a Pulumi ESC
+// `environment:` supplies alike. A stack file with neither needs no
+// engine; otherwise the pinned CLI decrypts the config with the stack's
+// secrets provider (selecting the stack, or creating it as the operation
+// would).
 func (r *Runner) Secrets(ctx context.Context, dir, stack string) ([]string, error) {
 	project, err := config.ProjectName(dir)
 	if err != nil {
 		return nil, err
 	}
-	file := config.StackFile(dir, stack)
-	orig, err := os.ReadFile(file)
+	doc, err := os.ReadFile(config.StackFile(dir, stack))
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", stack, err)
 	}
-	paths, err := securePaths(orig, project)
-	if err != nil || len(paths) == 0 {
+	paths, err := config.SecurePaths(doc, project)
+	if err != nil {
 		return nil, err
+	}
+	var file struct {
+		Environment any `yaml:"environment"`
+	}
+	_ = yaml.Unmarshal(doc, &file) // SecurePaths accepted it: bounded and acyclic
+	if len(paths) == 0 && file.Environment == nil {
+		return nil, nil
 	}
 	if r.Engine == nil {
 		return nil, errors.New("runner: no engine")
@@ -172,58 +183,10 @@ func (r *Runner) Secrets(ctx context.Context, dir, stack string) ([]string, erro
 		return nil, fmt.Errorf("stack %s: decrypting its secret config: %w", stack, err)
 	}
 	var out []string
-	for _, p := range paths {
-		cv, ok := all[p.key]
-		if !ok {
-			continue
-		}
-		if len(p.path) == 0 {
-			out = append(out, cv.Value)
-			continue
-		}
-		var v any
-		if err := json.Unmarshal([]byte(cv.Value), &v); err != nil {
-			continue
-		}
-		for _, seg := range p.path {
-			switch c := v.(type) {
-			case map[string]any:
-				v = c[seg.(string)]
-			case []any:
-				i, _ := seg.(int)
-				if i < len(c) {
-					v = c[i]
-				} else {
-					v = nil
-				}
-			default:
-				v = nil
-			}
-		}
-		switch x := v.(type) {
-		case nil:
-		case string:
-			out = append(out, x)
-		default:
-			b, _ := json.Marshal(x)
-			out = append(out, string(b))
+	for _, key := range slices.Sorted(maps.Keys(all)) {
+		if cv := all[key]; cv.Secret {
+			out = append(out, config.SecretLeaves(doc, project, key, cv.Value)...)
 		}
 	}
 	return out, nil
-}
-
-type securePath struct {
-	key  string // namespace:key
-	path []any  // map keys (string) and list indexes (int) below it
-}
-
-// securePaths finds the {secure: …} values in a stack file; config.SecurePaths
-// walks the file safe from cyclic aliases and alias bombs.
-func securePaths(doc []byte, project string) ([]securePath, error) {
-	ps, err := config.SecurePaths(doc, project)
-	out := make([]securePath, len(ps))
-	for i, p := range ps {
-		out[i] = securePath{key: p.Key, path: p.Path}
-	}
-	return out, err
 }

@@ -100,15 +100,7 @@ func render(bs []*block) string {
 func code(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	s = escLine(s)
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
+	longest := longestBackticks(s)
 	if longest == 0 {
 		return "`" + s + "`"
 	}
@@ -117,6 +109,12 @@ func code(s string) string {
 }
 
 func fenceFor(s string) string {
+	return strings.Repeat("`", max(3, longestBackticks(s)+1))
+}
+
+// longestBackticks is the longest run of backticks in s: a code span or
+// fence must be longer to hold it.
+func longestBackticks(s string) int {
 	longest, run := 0, 0
 	for _, r := range s {
 		if r == '`' {
@@ -126,7 +124,7 @@ func fenceFor(s string) string {
 			run = 0
 		}
 	}
-	return strings.Repeat("`", max(3, longest+1))
+	return longest
 }
 
 // escLine keeps text from forging our hidden comment markers.
