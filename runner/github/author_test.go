@@ -418,7 +418,7 @@ func TestUpsertConcurrentWritersBesideForged(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(stacks))
 	for i, stack := range stacks {
-		c := newClient(t, srv, github.RealClock, github.WithVerifyDelay(150*time.Millisecond),
+		c := newClient(t, srv, github.RealClock, github.WithWriteBounds(50*time.Millisecond, 100*time.Millisecond),
 			github.WithUpsertAttempts(8), github.WithJitter(rand.Float64))
 		wg.Go(func() {
 			_, errs[i] = c.UpsertSection(context.Background(), owner, repo, prNum, github.Section{Stack: stack, Body: stack + " body", SHA: shaA})

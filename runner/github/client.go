@@ -74,10 +74,21 @@ var (
 // https://HOST/api/v3 (what GITHUB_API_URL holds in a workflow).
 const DefaultAPIURL = "https://api.github.com"
 
-// Upsert defaults.
+// Sticky comment defaults (see "Concurrent writers" above).
 const (
-	DefaultUpsertAttempts = 5
-	DefaultVerifyDelay    = time.Second
+	DefaultUpsertAttempts = 8
+	// DefaultFreshness is the longest a write may wait after the read it
+	// was composed from; past it the comment is read again.
+	DefaultFreshness = 3 * time.Second
+	// DefaultInFlight bounds how long after being sent a write can still
+	// land: GitHub ends a request it has worked on for 10 seconds
+	// ("Timeouts" in the REST API's best practices), plus 5 s of network.
+	// Writes time out after it.
+	DefaultInFlight = 15 * time.Second
+	// DefaultBudget bounds the time a client spends in GitHub calls and
+	// their waits, in total: retries and rate limits never hold a run for
+	// tens of minutes.
+	DefaultBudget = 5 * time.Minute
 )
 
 // ErrTooManyFiles is returned with the files listed when a pull request
@@ -95,10 +106,13 @@ type Client struct {
 	header         string
 	limit          int
 	upsertAttempts int
-	verifyDelay    time.Duration
+	fresh          time.Duration
+	inFlight       time.Duration
 	jitter         func() float64
+	budget         *budget
 
 	self    identity
+	threads sync.Map // "owner/repo#pr" → *thread
 	ignored sync.Map // ids of marked comments of others already warned about
 }
 
@@ -108,7 +122,9 @@ type options struct {
 	header         string
 	limit          int
 	upsertAttempts int
-	verifyDelay    time.Duration
+	fresh          time.Duration
+	inFlight       time.Duration
+	budget         time.Duration
 	author         string
 }
 
@@ -160,15 +176,22 @@ func WithHeader(h string) Option { return func(o *options) { o.header = h } }
 // WithBodyLimit sets the comment size limit in characters (MaxBodyLength).
 func WithBodyLimit(n int) Option { return func(o *options) { o.limit = n } }
 
-// WithUpsertAttempts bounds how often UpsertSection starts over after losing
-// a race with another writer (DefaultUpsertAttempts).
+// WithUpsertAttempts bounds how often an upsert starts over after a failed
+// write or a race lost to another writer (DefaultUpsertAttempts).
 func WithUpsertAttempts(n int) Option { return func(o *options) { o.upsertAttempts = n } }
 
-// WithVerifyDelay sets how long UpsertSection waits after writing before it
-// reads the comment back to check no concurrent writer undid its work
-// (DefaultVerifyDelay). It should exceed the time a request of another
-// writer can be in flight.
-func WithVerifyDelay(d time.Duration) Option { return func(o *options) { o.verifyDelay = d } }
+// WithWriteBounds sets the sticky comment's write bounds: the longest a
+// write may wait after its read (DefaultFreshness), and the longest a sent
+// write can take to land (DefaultInFlight), which is also a write's
+// time-out. Every writer of a comment must use the same bounds or longer
+// ones: settling waits their sum.
+func WithWriteBounds(fresh, inFlight time.Duration) Option {
+	return func(o *options) { o.fresh, o.inFlight = fresh, inFlight }
+}
+
+// WithBudget bounds the total time spent in GitHub calls, retries and
+// waits included (DefaultBudget); once spent, calls fail with ErrBudget.
+func WithBudget(d time.Duration) Option { return func(o *options) { o.budget = d } }
 
 // WithCommentAuthor sets the login of the account the token writes comments
 // as (github-actions[bot] for GITHUB_TOKEN, <app-slug>[bot] for a GitHub
@@ -191,7 +214,9 @@ func New(token, apiURL string, opts ...Option) (*Client, error) {
 		header:         DefaultHeader,
 		limit:          MaxBodyLength,
 		upsertAttempts: DefaultUpsertAttempts,
-		verifyDelay:    DefaultVerifyDelay,
+		fresh:          DefaultFreshness,
+		inFlight:       DefaultInFlight,
+		budget:         DefaultBudget,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -207,6 +232,8 @@ func New(token, apiURL string, opts ...Option) (*Client, error) {
 		base.Path += "/"
 	}
 	transport := o.transport
+	transport.budget = &budget{limit: o.budget}
+	transport.writeTimeout = o.inFlight
 	c := gh.NewClient(&http.Client{Transport: &transport}).WithAuthToken(token)
 	// Set the URL directly: WithEnterpriseURLs would append /api/v3/ to any
 	// host not named api.*, which breaks proxies and test servers.
@@ -232,8 +259,10 @@ func New(token, apiURL string, opts ...Option) (*Client, error) {
 		header:         o.header,
 		limit:          o.limit,
 		upsertAttempts: max(1, o.upsertAttempts),
-		verifyDelay:    o.verifyDelay,
+		fresh:          o.fresh,
+		inFlight:       o.inFlight,
 		jitter:         transport.Jitter,
+		budget:         transport.budget,
 	}
 	if o.author != "" {
 		cl.self.login, cl.self.from = o.author, "configured"

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -72,6 +74,9 @@ type RateLimitError struct {
 	Wait, MaxWait time.Duration
 	// Deadline is set when the request's context ends before Until.
 	Deadline time.Time
+	// Retry is set for a write, which the transport never waits out nor
+	// replays: its caller composes it again after Until.
+	Retry bool
 }
 
 func (e *RateLimitError) Error() string {
@@ -80,7 +85,10 @@ func (e *RateLimitError) Error() string {
 		kind = "secondary rate limit hit"
 	}
 	why := fmt.Sprintf("longer than the maximum wait of %s", e.MaxWait)
-	if !e.Deadline.IsZero() {
+	switch {
+	case e.Retry:
+		why = "then the write is composed again"
+	case !e.Deadline.IsZero():
 		why = fmt.Sprintf("after the request's deadline %s", e.Deadline.UTC().Format(time.RFC3339))
 	}
 	return fmt.Sprintf("github: %s (%s %s: %d); GitHub allows requests again at %s, in %s, %s",
@@ -99,6 +107,12 @@ func (e *RateLimitError) Error() string {
 // methods: a POST may have been applied even though no answer came back.
 // A 5xx is retried for every method, as GitHub answers 5xx when the request
 // was not processed.
+//
+// A write of the sticky comment (a request whose context carries a send-by
+// time, see withSendBy) is sent once or not at all: never after its
+// send-by time, never replayed, and never held for a rate limit (a
+// *RateLimitError with Retry set says when to compose it again), so no
+// write can carry a body older than the freshness bound.
 type Transport struct {
 	Base           http.RoundTripper // http.DefaultTransport when nil
 	Clock          Clock             // RealClock when nil
@@ -111,6 +125,62 @@ type Transport struct {
 	AttemptTimeout time.Duration     // per attempt, DefaultAttemptTimeout when 0; negative for none
 	// Jitter returns a number in [0, 1); math/rand when nil.
 	Jitter func() float64
+
+	budget       *budget       // shared with the Client; none when nil
+	writeTimeout time.Duration // a write's attempt timeout; AttemptTimeout when 0
+}
+
+// ErrBudget is returned once a client has spent its budget for GitHub
+// calls (WithBudget).
+var ErrBudget = errors.New("github: the time allowed for GitHub calls is spent")
+
+// errStale stops a write whose read is older than the freshness bound.
+var errStale = errors.New("github: the read this write was composed from is too old; not sent")
+
+// budget is the time a client may spend in GitHub calls and waits.
+type budget struct {
+	mu    sync.Mutex
+	limit time.Duration // none when <= 0
+	spent time.Duration
+}
+
+func (b *budget) left() time.Duration {
+	if b == nil || b.limit <= 0 {
+		return math.MaxInt64
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit - b.spent
+}
+
+func (b *budget) spend(d time.Duration) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.spent += d
+	b.mu.Unlock()
+}
+
+// take spends d if that much is left.
+func (b *budget) take(d time.Duration) error {
+	if left := b.left(); d > left {
+		return b.spentErr(fmt.Sprintf("a wait of %s does not fit in the %s left", d.Round(time.Second), max(left, 0).Round(time.Second)))
+	}
+	b.spend(d)
+	return nil
+}
+
+func (b *budget) spentErr(why string) error {
+	return fmt.Errorf("%w: %s of %s for the whole run (retries and rate limit waits included)", ErrBudget, why, b.limit)
+}
+
+type sendByKey struct{}
+
+// withSendBy marks ctx's request as a write of the sticky comment that
+// must not be sent after at (no bound when at is zero).
+func withSendBy(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, sendByKey{}, at)
 }
 
 func (t *Transport) base() http.RoundTripper {
@@ -180,9 +250,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	maxAttempts := orDefault(t.MaxAttempts, DefaultMaxAttempts)
 	log := t.logger()
+	clock := t.clock()
+	start := clock.Now()
+	defer func() { t.budget.spend(clock.Now().Sub(start)) }()
+	if sendBy, ok := ctx.Value(sendByKey{}).(time.Time); ok {
+		return t.write(ctx, req, getBody, sendBy)
+	}
 
 	for attempt := 1; ; attempt++ {
-		resp, err := t.attempt(ctx, req, getBody)
+		if t.budget.left() <= clock.Now().Sub(start) {
+			return nil, t.budget.spentErr("spent before " + req.Method + " " + req.URL.Path)
+		}
+		resp, err := t.attempt(ctx, req, getBody, orDefault(t.AttemptTimeout, DefaultAttemptTimeout))
 		last := attempt >= maxAttempts
 		if err != nil {
 			if ctx.Err() != nil || last || !idempotent(req.Method) {
@@ -191,8 +270,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			wait := t.backoff(attempt)
 			log.Warn("github: request failed, retrying", "method", req.Method, "path", req.URL.Path,
 				"attempt", attempt, "wait", wait, "error", err)
-			if err := t.clock().Sleep(ctx, wait); err != nil {
-				return nil, err
+			if werr := t.wait(ctx, start, wait); werr != nil {
+				return nil, fmt.Errorf("%w (last error: %w)", werr, err)
 			}
 			continue
 		}
@@ -207,18 +286,57 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		log.Warn("github: retrying", "method", req.Method, "path", req.URL.Path,
 			"status", resp.StatusCode, "attempt", attempt, "wait", wait)
 		drain(resp)
-		if err := t.clock().Sleep(ctx, wait); err != nil {
-			return nil, err
+		if err := t.wait(ctx, start, wait); err != nil {
+			return nil, fmt.Errorf("%w (last answer: %s %s: %d)", err, req.Method, req.URL.Path, resp.StatusCode)
 		}
 	}
 }
 
+// wait sleeps d if the budget has room for it beyond what this request
+// (begun at start) has used.
+func (t *Transport) wait(ctx context.Context, start time.Time, d time.Duration) error {
+	used := t.clock().Now().Sub(start)
+	if left := t.budget.left() - used; d > left {
+		return t.budget.spentErr(fmt.Sprintf("a wait of %s does not fit in the %s left", d.Round(time.Second), max(left, 0).Round(time.Second)))
+	}
+	return t.clock().Sleep(ctx, d)
+}
+
+// write sends a sticky comment write once (see Transport).
+func (t *Transport) write(ctx context.Context, req *http.Request, getBody func() (io.ReadCloser, error), sendBy time.Time) (*http.Response, error) {
+	if t.budget.left() <= 0 {
+		return nil, t.budget.spentErr("spent before " + req.Method + " " + req.URL.Path)
+	}
+	if !sendBy.IsZero() && t.clock().Now().After(sendBy) {
+		return nil, errStale
+	}
+	resp, err := t.attempt(ctx, req, getBody, orDefault(t.writeTimeout, orDefault(t.AttemptTimeout, DefaultAttemptTimeout)))
+	if err != nil {
+		return nil, err
+	}
+	wait, rlErr := t.classify(ctx, req, resp, 1)
+	var e *RateLimitError
+	switch {
+	case errors.As(rlErr, &e):
+	case rlErr != nil:
+		drain(resp)
+		return nil, rlErr
+	case wait >= 0 && resp.StatusCode < 500:
+		e = &RateLimitError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Until: t.clock().Now().Add(wait), Wait: wait}
+	default:
+		return resp, nil // a 5xx or an answer: go-github reads it
+	}
+	drain(resp)
+	e.Retry = true
+	return nil, e
+}
+
 // attempt sends one copy of req with its own timeout; the timeout's context
 // lives until the response body is closed.
-func (t *Transport) attempt(ctx context.Context, req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
+func (t *Transport) attempt(ctx context.Context, req *http.Request, getBody func() (io.ReadCloser, error), timeout time.Duration) (*http.Response, error) {
 	cancel := context.CancelFunc(func() {})
 	actx := ctx
-	if timeout := orDefault(t.AttemptTimeout, DefaultAttemptTimeout); timeout > 0 {
+	if timeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	r := req.Clone(actx)

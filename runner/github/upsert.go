@@ -2,85 +2,144 @@ package github
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
 )
 
-// Comment is the sticky comment after UpsertSection.
+// Comment is the sticky comment after an upsert.
 type Comment struct {
 	ID   int64
 	URL  string // html_url
 	Body string
 	// Created is true when this call created the comment, Updated when it
-	// edited it; both false when the comment already held the section.
+	// edited it; both false when the comment already held the sections.
 	Created, Updated bool
+	// Superseded names the sections not written because the comment holds
+	// the same stack for the pull request's newer head commit (or, when the
+	// head is unknown, for another commit).
+	Superseded []string
 }
 
-// UpsertSection writes section into the pull request's sticky comment and
-// leaves every other section as it is.
+// UpsertSection writes one section into the pull request's sticky comment
+// and settles it: UpsertSections with one section.
+func (c *Client) UpsertSection(ctx context.Context, owner, repo string, pr int, section Section) (*Comment, error) {
+	return c.UpsertSections(ctx, owner, repo, pr, []Section{section}, true)
+}
+
+// UpsertSections writes sections, this writer's own, into the pull
+// request's sticky comment and leaves every other section as it is.
 //
 // The comment is the oldest comment of the pull request whose body starts
 // with CommentMarker and that the token's account wrote, looked for on every
 // page; comments without the marker are never touched, and neither are
 // newer marked comments nor marked comments of other accounts (see the
-// package documentation for how the account is known). It is re-read
-// right before writing, only this section is replaced or inserted, and the
-// body is PATCHed only when it changed. If it was deleted meanwhile a new one
-// is created. GitHub has no conditional update, so after writing the comment
-// is read back (after the verify delay) to check that this section is there
-// and that no section seen before was dropped by a concurrent writer; if one
-// was, the whole upsert starts over, up to the upsert attempts.
+// package documentation for how the account is known). If there is none,
+// one is created; a duplicate this client created while another writer
+// created the oldest is deleted.
 //
-// Sections named in section.Replaces are removed.
+// Every write follows the protocol in the package documentation
+// ("Concurrent writers"): it is composed from a read at most the freshness
+// bound old, sent once (never replayed: a failed write re-reads and
+// re-composes), and, when settle is true, the comment is read again once no
+// write composed before ours can still be in flight, and written again
+// until it holds these sections. Call with settle false while a run is
+// still producing sections, and once with settle true at the end.
 //
-// When section.SHA is set, the pull request's head commit decides what is
-// outdated: sections of another commit are marked as superseded by the head
-// (not removed), and a section for an old commit never replaces one for the
-// head.
-func (c *Client) UpsertSection(ctx context.Context, owner, repo string, pr int, section Section) (*Comment, error) {
-	if err := ValidateSection(section); err != nil {
-		return nil, err
-	}
-	section.SupersededBy = ""
-	section.Digest = ""
-	section = normalize([]Section{section})[0]
-
-	head := ""
-	if section.SHA != "" {
-		p, err := c.PullRequest(ctx, owner, repo, pr)
-		switch {
-		case err != nil:
-			c.log.Warn("github: cannot tell the pull request's head commit; assuming this section's", "stack", section.Stack, "error", err)
-			head = section.SHA
-		default:
-			head = p.HeadSHA
-		}
-	}
-
-	u := &upsert{c: c, owner: owner, repo: repo, pr: pr, section: section, head: head, known: map[string]Section{}, skipped: map[int64]bool{}}
-	for attempt := 1; attempt <= c.upsertAttempts; attempt++ {
-		if attempt > 1 {
-			if err := c.clock.Sleep(ctx, c.pause()); err != nil {
-				return nil, err
-			}
-		}
-		res, err := u.try(ctx)
-		if err != nil {
+// Sections named in a section's Replaces are removed, unless they are of a
+// newer commit. When a section has a SHA, the pull request's head commit,
+// read after the comment, decides what is outdated: sections of another
+// commit are marked as superseded by the head (not removed), and a section
+// for an old commit never replaces the head's.
+func (c *Client) UpsertSections(ctx context.Context, owner, repo string, pr int, sections []Section, settle bool) (*Comment, error) {
+	for _, s := range sections {
+		if err := ValidateSection(s); err != nil {
 			return nil, err
 		}
-		if res != nil {
-			return res, nil
-		}
-		c.log.Info("github: sticky comment changed while writing, starting over",
-			"stack", section.Stack, "pr", pr, "attempt", attempt)
 	}
-	return nil, fmt.Errorf("github: could not write section %q of the sticky comment on %s/%s#%d: other writers changed it %d times in a row",
-		section.Stack, owner, repo, pr, c.upsertAttempts)
+	own := make([]Section, len(sections))
+	for i, s := range sections {
+		s.SupersededBy, s.Digest = "", ""
+		own[i] = s
+	}
+	own = normalize(own)
+
+	t := c.thread(owner, repo, pr)
+	// One writer per comment per process: the run's own writes never race.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := &writer{c: c, t: t, owner: owner, repo: repo, pr: pr, own: own, settle: settle, skipped: map[int64]bool{}}
+	var last error
+	for attempt := 1; attempt <= c.upsertAttempts; attempt++ {
+		if attempt > 1 {
+			wait := c.pause()
+			var rl *RateLimitError
+			if errors.As(last, &rl) {
+				wait = max(wait, rl.Until.Sub(c.clock.Now()))
+			}
+			if err := c.sleep(ctx, wait); err != nil {
+				return nil, errors.Join(err, last)
+			}
+		}
+		res, err := w.try(ctx)
+		switch {
+		case err == nil && res != nil:
+			return res, nil
+		case err != nil && !retryable(err):
+			return nil, err
+		case err != nil:
+			last = err
+			c.log.Info("github: writing the sticky comment failed; re-reading it to try again",
+				"pr", pr, "attempt", attempt, "error", err)
+		default:
+			last = errLostRace
+			c.log.Info("github: the sticky comment changed while writing; re-reading it to try again",
+				"pr", pr, "attempt", attempt)
+		}
+	}
+	if last == errLostRace {
+		return nil, fmt.Errorf("github: could not write %s of the sticky comment on %s/%s#%d: other writers changed it %d times in a row",
+			sectionNames(own), owner, repo, pr, c.upsertAttempts)
+	}
+	return nil, fmt.Errorf("github: could not write %s of the sticky comment on %s/%s#%d after %d attempts: %w",
+		sectionNames(own), owner, repo, pr, c.upsertAttempts, last)
+}
+
+var errLostRace = errors.New("github: lost a race with another writer")
+
+func sectionNames(secs []Section) string {
+	names := make([]string, len(secs))
+	for i, s := range secs {
+		names[i] = s.Stack
+	}
+	if len(names) == 1 {
+		return "section " + names[0]
+	}
+	return "sections " + strings.Join(names, ", ")
+}
+
+// retryable says whether a failed write or read is worth a fresh attempt:
+// GitHub's 5xx, a rate limit it names an end to, a write not sent because
+// its read got too old, a network error or time-out. Other 4xx are final.
+func retryable(err error) bool {
+	if errors.Is(err, ErrBudget) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var rl *RateLimitError
+	if errors.As(err, &rl) || errors.Is(err, errStale) {
+		return true
+	}
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode >= 500
+	}
+	return true
 }
 
 // pause is a jittered wait between upsert attempts, so racing writers drift
@@ -90,18 +149,33 @@ func (c *Client) pause() time.Duration {
 	if c.jitter != nil {
 		j = c.jitter
 	}
-	return c.verifyDelay/2 + time.Duration(j()*float64(c.verifyDelay))
+	return c.fresh/2 + time.Duration(j()*float64(c.fresh))
 }
 
-type upsert struct {
+// thread is what this client knows of one pull request's sticky comment.
+type thread struct {
+	mu sync.Mutex
+	// wrote is when the last write of this client ended (in any way: a
+	// failed write may still have landed); zero when it never wrote.
+	wrote time.Time
+	// created holds the comments this client created, to delete those
+	// that turn out to be duplicates.
+	created []int64
+}
+
+func (c *Client) thread(owner, repo string, pr int) *thread {
+	key := fmt.Sprintf("%s/%s#%d", strings.ToLower(owner), strings.ToLower(repo), pr)
+	t, _ := c.threads.LoadOrStore(key, &thread{})
+	return t.(*thread)
+}
+
+type writer struct {
 	c           *Client
+	t           *thread
 	owner, repo string
 	pr          int
-	section     Section
-	head        string
-	// known is every section seen during this upsert, latest version, so
-	// a section dropped by a racing writer is put back.
-	known map[string]Section
+	own         []Section
+	settle      bool
 	// skipped holds the marked comments find took for another account's;
 	// one of them turning out ours means the account was unknown or
 	// configured wrong, not that a race was lost.
@@ -110,58 +184,116 @@ type upsert struct {
 	retried bool
 }
 
-// try makes one attempt; a nil Comment and nil error mean "start over".
-func (u *upsert) try(ctx context.Context) (*Comment, error) {
-	existing, err := u.find(ctx, 0)
+// try makes one attempt; a nil Comment and nil error mean "lost a race,
+// start over".
+func (w *writer) try(ctx context.Context) (*Comment, error) {
+	existing, err := w.find(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if existing == nil {
-		return u.create(ctx)
+		return w.create(ctx)
 	}
-	cur, _, err := u.c.issues.GetComment(ctx, u.owner, u.repo, existing.GetID())
+	id := existing.GetID()
+	readAt := w.c.clock.Now()
+	cur, _, err := w.c.issues.GetComment(ctx, w.owner, w.repo, id)
 	if isNotFound(err) {
 		return nil, nil // deleted since the listing
 	}
 	if err != nil {
-		return nil, fmt.Errorf("github: read comment %d: %w", existing.GetID(), err)
+		return nil, fmt.Errorf("github: read comment %d: %w", id, err)
 	}
 	_, secs, ok := Parse(cur.GetBody())
 	if !ok {
 		return nil, nil // someone rewrote it without our marker
 	}
-	u.remember(secs)
-	merged, stale := u.merge(secs)
-	if stale {
-		u.c.log.Info("github: the sticky comment already has this stack for a newer commit; not replacing it",
-			"stack", u.section.Stack, "sha", u.section.SHA, "head", u.head)
-		return commentFrom(cur, false, false), nil
+	head := w.head(ctx)
+	merged, superseded := w.merge(secs, head)
+	body := Compose(w.c.header, merged, w.c.limit)
+	wrote := false
+	if body != cur.GetBody() {
+		edited, err := w.edit(ctx, id, body, readAt)
+		if isNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur, wrote = edited, true
 	}
-	body := Compose(u.c.header, merged, u.c.limit)
-	if body == cur.GetBody() {
-		return commentFrom(cur, false, false), nil
+	if !w.settle {
+		return w.result(cur, false, wrote, superseded), nil
 	}
-	edited, _, err := u.c.issues.EditComment(ctx, u.owner, u.repo, cur.GetID(), &gh.IssueComment{Body: gh.String(body)})
+	cur, err = w.reread(ctx, id)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	if !w.holds(cur, w.head(ctx)) {
+		return nil, nil
+	}
+	return w.result(cur, false, wrote, superseded), nil
+}
+
+// head is the pull request's head commit, read anew on every attempt and
+// after the comment: every commit whose section the comment held when read
+// was pushed before, so it is the head or older. Empty when no section has
+// a SHA or GitHub cannot tell; then no section is relabelled.
+func (w *writer) head(ctx context.Context) string {
+	if !slices.ContainsFunc(w.own, func(s Section) bool { return s.SHA != "" }) {
+		return ""
+	}
+	p, err := w.c.PullRequest(ctx, w.owner, w.repo, w.pr)
+	if err != nil {
+		w.c.log.Warn("github: cannot tell the pull request's head commit; leaving other commits' sections and labels as they are",
+			"pr", w.pr, "error", err)
+		return ""
+	}
+	return p.HeadSHA
+}
+
+// edit sends one PATCH composed from a read at readAt: never replayed, and
+// not sent at all once the read is older than the freshness bound.
+func (w *writer) edit(ctx context.Context, id int64, body string, readAt time.Time) (*gh.IssueComment, error) {
+	edited, _, err := w.c.issues.EditComment(withSendBy(ctx, readAt.Add(w.c.fresh)), w.owner, w.repo, id, &gh.IssueComment{Body: gh.String(body)})
+	if !errors.Is(err, errStale) {
+		w.t.wrote = w.c.clock.Now() // it may have landed even if it failed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("github: edit comment %d: %w", id, err)
+	}
+	return edited, nil
+}
+
+// reread waits until no write composed before this client's last one can
+// still land, then reads comment id; nil when it is gone.
+func (w *writer) reread(ctx context.Context, id int64) (*gh.IssueComment, error) {
+	if !w.t.wrote.IsZero() {
+		if err := w.c.sleep(ctx, w.t.wrote.Add(w.c.fresh+w.c.inFlight).Sub(w.c.clock.Now())); err != nil {
+			return nil, err
+		}
+	}
+	cur, _, err := w.c.issues.GetComment(ctx, w.owner, w.repo, id)
 	if isNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("github: edit comment %d: %w", cur.GetID(), err)
+		return nil, fmt.Errorf("github: read back comment %d: %w", id, err)
 	}
-	return u.verify(ctx, edited.GetID(), body, false)
+	return cur, nil
 }
 
 // find lists every page of comments and returns the oldest that starts with
-// our marker and is ours: written by the token's account, or the comment
-// created (0 for none), which is ours even while the account is unknown.
+// our marker and is ours: written by the token's account, or created by this
+// client (ours even while the account is unknown). Comments this client
+// created that are not the oldest are deleted: another writer's came first.
 // Nil when there is none.
-func (u *upsert) find(ctx context.Context, created int64) (*gh.IssueComment, error) {
+func (w *writer) find(ctx context.Context) (*gh.IssueComment, error) {
 	var marked []*gh.IssueComment
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
 	for {
-		page, resp, err := u.c.issues.ListComments(ctx, u.owner, u.repo, u.pr, opts)
+		page, resp, err := w.c.issues.ListComments(ctx, w.owner, w.repo, w.pr, opts)
 		if err != nil {
-			return nil, fmt.Errorf("github: list comments of %s/%s#%d (page %d): %w", u.owner, u.repo, u.pr, max(opts.Page, 1), err)
+			return nil, fmt.Errorf("github: list comments of %s/%s#%d (page %d): %w", w.owner, w.repo, w.pr, max(opts.Page, 1), err)
 		}
 		for _, cm := range page {
 			if _, _, ok := Parse(cm.GetBody()); ok {
@@ -176,170 +308,195 @@ func (u *upsert) find(ctx context.Context, created int64) (*gh.IssueComment, err
 	if len(marked) == 0 {
 		return nil, nil // no need to know who we are
 	}
-	me, err := u.c.whoami(ctx)
+	me, err := w.c.whoami(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var oldest *gh.IssueComment
 	for _, cm := range marked {
-		if cm.GetID() != created && !ours(cm, me) {
-			u.skipped[cm.GetID()] = true
-			u.c.ignore(cm, me)
+		if !slices.Contains(w.t.created, cm.GetID()) && !ours(cm, me) {
+			w.skipped[cm.GetID()] = true
+			w.c.ignore(cm, me)
 			continue
 		}
 		if oldest == nil || cm.GetID() < oldest.GetID() {
 			oldest = cm
 		}
 	}
+	if oldest != nil {
+		if err := w.dropDuplicates(ctx, oldest.GetID()); err != nil {
+			return nil, err
+		}
+	}
 	return oldest, nil
 }
 
-func (u *upsert) remember(secs []Section) {
-	for _, s := range secs {
-		u.known[s.Stack] = s
-	}
-}
-
-// merge puts our section into secs (and back any known section missing),
-// then marks what the head commit supersedes. stale is true when secs hold
-// our stack for the head commit and our section is for another commit.
-func (u *upsert) merge(secs []Section) (merged []Section, stale bool) {
-	byStack := map[string]Section{}
-	for _, s := range u.known {
-		byStack[s.Stack] = s
-	}
-	for _, s := range secs {
-		byStack[s.Stack] = s
-	}
-	if ex, ok := byStack[u.section.Stack]; ok && u.head != "" &&
-		sameCommit(ex.SHA, u.head) && !sameCommit(u.section.SHA, u.head) {
-		return nil, true
-	}
-	byStack[u.section.Stack] = u.section
-	for _, r := range u.section.Replaces {
-		if r != u.section.Stack {
-			delete(byStack, r)
+// dropDuplicates deletes the comments this client created other than keep.
+func (w *writer) dropDuplicates(ctx context.Context, keep int64) error {
+	var kept []int64
+	for _, id := range w.t.created {
+		if id == keep {
+			kept = append(kept, id)
+			continue
+		}
+		if w.skipped[keep] && !w.retried {
+			w.c.log.Info("github: the token's account already has a sticky comment; removing the one created to learn the account",
+				"created", id, "sticky", keep)
+		} else {
+			w.c.log.Info("github: another writer created the sticky comment first; removing ours", "ours", id, "theirs", keep)
+		}
+		if _, err := w.c.issues.DeleteComment(ctx, w.owner, w.repo, id); err != nil && !isNotFound(err) {
+			return fmt.Errorf("github: delete duplicate comment %d: %w", id, err)
 		}
 	}
-	for stack, s := range byStack {
-		if u.head != "" {
+	w.t.created = kept
+	return nil
+}
+
+// merge puts our sections into secs and marks what the head commit
+// supersedes. superseded names our sections left out: the comment holds
+// that stack for the head while ours is older, or, with the head unknown,
+// for another commit.
+func (w *writer) merge(secs []Section, head string) (merged []Section, superseded []string) {
+	byStack := map[string]Section{}
+	for _, s := range secs {
+		byStack[s.Stack] = s
+	}
+	headSection := slices.ContainsFunc(secs, func(s Section) bool { return head != "" && sameCommit(s.SHA, head) })
+	for _, s := range w.own {
+		if newerThan(byStack[s.Stack], s, head) || (s.Note && head != "" && !sameCommit(s.SHA, head) && headSection) ||
+			(s.Note && head == "" && slices.ContainsFunc(secs, func(x Section) bool { return x.SHA != "" && !sameCommit(x.SHA, s.SHA) })) {
+			superseded = append(superseded, s.Stack)
+			continue
+		}
+		byStack[s.Stack] = s
+		for _, r := range s.Replaces {
+			if ex, ok := byStack[r]; ok && r != s.Stack && !newerThan(ex, s, head) {
+				delete(byStack, r)
+			}
+		}
+	}
+	for _, s := range byStack {
+		if head != "" {
 			s.SupersededBy = ""
-			if s.SHA != "" && !sameCommit(s.SHA, u.head) {
-				s.SupersededBy = u.head
+			if s.SHA != "" && !sameCommit(s.SHA, head) {
+				s.SupersededBy = head
 			}
 		}
 		merged = append(merged, s)
-		byStack[stack] = s
 	}
-	return merged, false
+	return merged, superseded
 }
 
-// create posts a new comment, learns the token's account from its author,
-// then checks that no other writer of that account created one first: if
-// one did, ours is deleted (it is a duplicate this call just made) and the
-// upsert starts over to write into the oldest.
-func (u *upsert) create(ctx context.Context) (*Comment, error) {
-	merged, _ := u.merge(nil)
-	body := Compose(u.c.header, merged, u.c.limit)
-	created, _, err := u.c.issues.CreateComment(ctx, u.owner, u.repo, u.pr, &gh.IssueComment{Body: gh.String(body)})
-	if err != nil {
-		return nil, fmt.Errorf("github: create comment on %s/%s#%d: %w", u.owner, u.repo, u.pr, err)
+// newerThan says whether ex, a section in the comment, must not be
+// replaced or removed by ours: ex is for the head and ours is not, or,
+// with the head unknown, ex is for another commit (which is newer cannot
+// be told, so what is there stays).
+func newerThan(ex, ours Section, head string) bool {
+	if ex.Stack == "" || ex.SHA == "" || sameCommit(ex.SHA, ours.SHA) {
+		return false
 	}
-	u.c.learn(created.GetUser().GetLogin())
-	if err := u.c.clock.Sleep(ctx, u.c.verifyDelay); err != nil {
+	if head == "" {
+		return ours.SHA != ""
+	}
+	return sameCommit(ex.SHA, head)
+}
+
+// create posts a new comment and learns the token's account from its
+// author. A writer that created one first wins: find deletes ours on a
+// later attempt or when settling.
+func (w *writer) create(ctx context.Context) (*Comment, error) {
+	head := w.head(ctx)
+	merged, superseded := w.merge(nil, head)
+	if len(merged) == 0 {
+		return &Comment{Superseded: superseded}, nil
+	}
+	body := Compose(w.c.header, merged, w.c.limit)
+	created, _, err := w.c.issues.CreateComment(withSendBy(ctx, time.Time{}), w.owner, w.repo, w.pr, &gh.IssueComment{Body: gh.String(body)})
+	w.t.wrote = w.c.clock.Now()
+	if err != nil {
+		return nil, fmt.Errorf("github: create comment on %s/%s#%d: %w", w.owner, w.repo, w.pr, err)
+	}
+	w.t.created = append(w.t.created, created.GetID())
+	w.c.learn(created.GetUser().GetLogin())
+	if !w.settle {
+		return w.result(created, true, false, superseded), nil
+	}
+	if err := w.c.sleep(ctx, w.t.wrote.Add(w.c.fresh+w.c.inFlight).Sub(w.c.clock.Now())); err != nil {
 		return nil, err
 	}
-	oldest, err := u.find(ctx, created.GetID())
+	oldest, err := w.find(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if oldest != nil && oldest.GetID() != created.GetID() {
-		relearned := u.skipped[oldest.GetID()] && !u.retried
-		if relearned {
-			u.c.log.Info("github: the token's account already has a sticky comment; removing the one created to learn the account",
-				"account", created.GetUser().GetLogin(), "created", created.GetID(), "sticky", oldest.GetID())
-		} else {
-			u.c.log.Info("github: another writer created the sticky comment first; removing ours",
-				"ours", created.GetID(), "theirs", oldest.GetID())
-		}
-		if _, err := u.c.issues.DeleteComment(ctx, u.owner, u.repo, created.GetID()); err != nil && !isNotFound(err) {
-			return nil, fmt.Errorf("github: delete duplicate comment %d: %w", created.GetID(), err)
-		}
-		if relearned {
-			// No race was lost: write into the older comment now rather
-			// than spend an attempt and a pause (once per upsert).
-			u.retried = true
-			return u.try(ctx)
-		}
-		return nil, nil
 	}
 	if oldest == nil {
 		return nil, nil // deleted already
 	}
-	return u.check(oldest, body, true), nil
-}
-
-// verify waits, reads comment id back and checks our write survived.
-func (u *upsert) verify(ctx context.Context, id int64, wrote string, created bool) (*Comment, error) {
-	if err := u.c.clock.Sleep(ctx, u.c.verifyDelay); err != nil {
-		return nil, err
-	}
-	cur, _, err := u.c.issues.GetComment(ctx, u.owner, u.repo, id)
-	if isNotFound(err) {
+	if oldest.GetID() != created.GetID() {
+		if w.skipped[oldest.GetID()] && !w.retried {
+			// No race was lost: the account was unknown. Write into the
+			// older comment now rather than spend an attempt and a pause
+			// (once per upsert).
+			w.retried = true
+			return w.try(ctx)
+		}
 		return nil, nil
 	}
+	cur, _, err := w.c.issues.GetComment(ctx, w.owner, w.repo, oldest.GetID())
 	if err != nil {
-		return nil, fmt.Errorf("github: read back comment %d: %w", id, err)
+		return nil, fmt.Errorf("github: read back comment %d: %w", oldest.GetID(), err)
 	}
-	return u.check(cur, wrote, created), nil
+	if !w.holds(cur, w.head(ctx)) {
+		return nil, nil
+	}
+	return w.result(cur, true, false, superseded), nil
 }
 
-// check returns the comment when cur holds our section as we wrote it (or
-// a newer commit's) and every known section; nil otherwise.
-func (u *upsert) check(cur *gh.IssueComment, wrote string, created bool) *Comment {
+// holds says whether cur has each of our sections as we wrote them (or
+// the stack for a commit that legitimately won over ours), correctly
+// labelled, and none of the sections ours replace.
+func (w *writer) holds(cur *gh.IssueComment, head string) bool {
 	_, secs, ok := Parse(cur.GetBody())
 	if !ok {
-		return nil
+		return false
 	}
-	_, ours, _ := Parse(wrote)
-	var want Section
-	for _, s := range ours {
-		if s.Stack == u.section.Stack {
-			want = s
-		}
-	}
-	present := map[string]bool{}
-	found := false
+	byStack := map[string]Section{}
 	for _, s := range secs {
-		present[s.Stack] = true
-		if s.Stack != u.section.Stack {
-			continue
-		}
+		byStack[s.Stack] = s
+	}
+	headSection := slices.ContainsFunc(secs, func(s Section) bool { return head != "" && sameCommit(s.SHA, head) })
+	for _, want := range w.own {
+		got, ok := byStack[want.Stack]
 		switch {
-		case s.Digest == want.Digest && s.SHA == want.SHA:
-			found = true
-		case u.head != "" && sameCommit(s.SHA, u.head) && !sameCommit(u.section.SHA, u.head):
-			found = true // a newer commit's section replaced ours: fine
+		case ok && newerThan(got, want, head):
+			continue // superseded: the newer commit's writer settles it
+		case want.Note && head != "" && !sameCommit(want.SHA, head) && headSection:
+			continue
+		case !ok || got.Digest != want.Digest || got.SHA != want.SHA:
+			return false
+		case head != "" && sameCommit(got.SHA, head) && got.SupersededBy != "":
+			return false // labelled outdated by a writer that did not know the head yet
+		}
+		for _, r := range want.Replaces {
+			if ex, ok := byStack[r]; ok && r != want.Stack && !newerThan(ex, want, head) {
+				return false
+			}
 		}
 	}
-	if !found {
-		return nil
-	}
-	var missing []string
-	for stack := range u.known {
-		if !present[stack] && !slices.Contains(u.section.Replaces, stack) {
-			missing = append(missing, stack)
-		}
-	}
-	if len(missing) > 0 {
-		u.c.log.Info("github: a concurrent writer dropped sections; restoring them",
-			"sections", strings.Join(missing, ","))
-		return nil
-	}
-	u.remember(secs)
-	return commentFrom(cur, created, !created)
+	return true
 }
 
-func commentFrom(c *gh.IssueComment, created, updated bool) *Comment {
-	return &Comment{ID: c.GetID(), URL: c.GetHTMLURL(), Body: c.GetBody(), Created: created, Updated: updated}
+func (w *writer) result(c *gh.IssueComment, created, updated bool, superseded []string) *Comment {
+	return &Comment{ID: c.GetID(), URL: c.GetHTMLURL(), Body: c.GetBody(), Created: created, Updated: updated, Superseded: superseded}
+}
+
+// sleep waits d on the client's clock within the budget for GitHub calls.
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if err := c.budget.take(d); err != nil {
+		return err
+	}
+	return c.clock.Sleep(ctx, d)
 }
