@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/containercraft/konductor-action/runner/engine"
@@ -182,6 +183,9 @@ func (w *world) startCommand(args []string, event string, payload []byte, env ma
 	}
 	s := &started{w: w, cmd: cmd, vars: vars, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
+	// The step's process tree is a group of its own, so a test can kill
+	// the whole tree as GitHub does when it cancels a step.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}

@@ -38,26 +38,7 @@ func TestFullFlowOnCluster(t *testing.T) {
 	cs := c.Client(t)
 	ctx := t.Context()
 
-	// The example, pointed at the cluster. cert-manager's webhook pods are
-	// fake on kwok, so nothing would admit its issuers: they are off here
-	// (the render tests cover them).
-	ws := t.TempDir()
-	example := filepath.Join("..", "..", "examples", "platform")
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", ".gitignore"} {
-		b, err := os.ReadFile(filepath.Join(example, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		testenv.Write(t, filepath.Join(ws, f), string(b))
-	}
-	if err := os.CopyFS(filepath.Join(ws, ".konductor", "charts", "cert-manager"), os.DirFS(testenv.CertManagerChart(t))); err != nil {
-		t.Fatal(err)
-	}
-	stack := filepath.Join(ws, "Pulumi.dev.yaml")
-	edit(t, stack,
-		"    render_dir: .konductor/manifests/dev\n", "    kubeconfig: "+c.Kubeconfig+"\n    context: "+kubecluster.ContextName+"\n",
-		"    issuers:\n      name: platform-ca\n", "    issuers:\n      enabled: false\n")
-	testenv.Write(t, filepath.Join(ws, "konductor.yaml"), "stacks:\n  dev:\n    branch: main\n")
+	ws, stack := platformOnCluster(t, c)
 	w := newWorldIn(t, ws)
 	git(t, ws, "init", "-q", "-b", "main")
 	sha := commit(t, ws, "platform from the example")
@@ -150,6 +131,32 @@ func TestFullFlowOnCluster(t *testing.T) {
 	if got := w.comment(); got != body {
 		t.Errorf("the rerun changed the comment:\n%s\nwas:\n%s", got, body)
 	}
+}
+
+// platformOnCluster lays out a repository made from examples/platform
+// whose dev stack deploys to c, from the branch main; stack is its
+// Pulumi.dev.yaml. cert-manager's webhook pods are fake on kwok, so nothing
+// would admit its issuers: they are off (the render tests cover them).
+func platformOnCluster(t *testing.T, c *kubecluster.Cluster) (ws, stack string) {
+	t.Helper()
+	ws = t.TempDir()
+	example := filepath.Join("..", "..", "examples", "platform")
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", ".gitignore"} {
+		b, err := os.ReadFile(filepath.Join(example, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.Write(t, filepath.Join(ws, f), string(b))
+	}
+	if err := os.CopyFS(filepath.Join(ws, ".konductor", "charts", "cert-manager"), os.DirFS(testenv.CertManagerChart(t))); err != nil {
+		t.Fatal(err)
+	}
+	stack = filepath.Join(ws, "Pulumi.dev.yaml")
+	edit(t, stack,
+		"    render_dir: .konductor/manifests/dev\n", "    kubeconfig: "+c.Kubeconfig+"\n    context: "+kubecluster.ContextName+"\n",
+		"    issuers:\n      name: platform-ca\n", "    issuers:\n      enabled: false\n")
+	testenv.Write(t, filepath.Join(ws, "konductor.yaml"), "stacks:\n  dev:\n    branch: main\n")
+	return ws, stack
 }
 
 // edit replaces each old text with its new one in file, failing when one

@@ -145,6 +145,15 @@ func lockFiles(t *testing.T, state string) []string {
 // processesRunning lists the pids whose executable is exe.
 func processesRunning(t *testing.T, exe string) []int {
 	t.Helper()
+	return processes(t, func(dir string) bool {
+		target, err := os.Readlink(filepath.Join(dir, "exe"))
+		return err == nil && target == exe
+	})
+}
+
+// processes lists the pids whose /proc directory match accepts.
+func processes(t *testing.T, match func(dir string) bool) []int {
+	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +164,7 @@ func processesRunning(t *testing.T, exe string) []int {
 		if err != nil {
 			continue
 		}
-		if target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && target == exe {
+		if match(filepath.Join("/proc", e.Name())) {
 			out = append(out, pid)
 		}
 	}

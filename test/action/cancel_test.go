@@ -1,0 +1,226 @@
+package action_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/containercraft/konductor-action/runner/action"
+	"github.com/containercraft/konductor-action/test/kubecluster"
+	"github.com/containercraft/konductor-action/test/testenv"
+)
+
+// GitHub's cancellation of a step: SIGINT, SIGTERM 7.5 s later, and the
+// process tree killed 2.5 s after that.
+const (
+	githubTermAfter = 7500 * time.Millisecond
+	githubKillAfter = 10 * time.Second
+)
+
+// A deploy cancelled as GitHub cancels a step while a provider operation is
+// in flight: the kubernetes provider awaits cert-manager's controller
+// Deployment, whose pods can never be scheduled (a nodeSelector no node
+// matches), so its create would outlast the window by minutes. konductor
+// must stop the engine, write the stack's cancelled section to the job
+// summary and its outputs, and exit by itself before the kill; the next
+// deploy, with pods that schedule, must succeed on the same state.
+func TestCancelInsideGitHubWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	t.Parallel()
+	c := kubecluster.Start(t)
+	cs := c.Client(t)
+	ctx := t.Context()
+	ws, stack := platformOnCluster(t, c)
+	const unschedulable = "    chart_path: .konductor/charts/cert-manager\n" +
+		"    values:\n      nodeSelector:\n        konductor.test/pool: nowhere\n"
+	edit(t, stack, "    chart_path: .konductor/charts/cert-manager\n", unschedulable)
+	w := newWorldIn(t, ws)
+	env := map[string]string{"GITHUB_SHA": pushSHA, "GITHUB_REF": "refs/heads/main"}
+
+	began := time.Now()
+	s := w.start("push", fixture(t, "push.main.json"), env)
+	pid := s.cmd.Process.Pid
+	exited := make(chan run, 1)
+	var exitedAt time.Time
+	go func() {
+		r := s.wait()
+		exitedAt = time.Now()
+		exited <- r
+	}()
+	// Whatever happens, nothing of the step outlives the test.
+	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+
+	// In flight: the Deployment is created and its pod is unschedulable,
+	// so the provider is awaiting a readiness that cannot come.
+	for {
+		if pendingPod(t, cs) {
+			break
+		}
+		select {
+		case r := <-exited:
+			t.Fatalf("the deploy ended before its Deployment was awaited: %s", r)
+		case <-time.After(250 * time.Millisecond):
+		}
+		if time.Since(began) > 3*time.Minute {
+			t.Fatal("cert-manager's controller pod never appeared")
+		}
+	}
+	t.Logf("cert-manager's controller pod pending %s after the step started", time.Since(began).Round(100*time.Millisecond))
+
+	// GitHub cancels the step.
+	sigint := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var r run
+	var termSent, killed bool
+	select {
+	case r = <-exited:
+	case <-time.After(githubTermAfter):
+		termSent = syscall.Kill(pid, syscall.SIGTERM) == nil
+		select {
+		case r = <-exited:
+		case <-time.After(githubKillAfter - githubTermAfter):
+			killed = syscall.Kill(-pid, syscall.SIGKILL) == nil
+			r = <-exited
+		}
+	}
+	took := exitedAt.Sub(sigint)
+	t.Logf("SIGINT → exit: %s (SIGTERM sent: %v, killed: %v)", took.Round(10*time.Millisecond), termSent, killed)
+	left := groupMembers(t, pid)
+	// GitHub removes what is left of the step when it ends.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	if killed {
+		t.Fatalf("konductor was still running %s after SIGINT and was killed: %s", githubKillAfter, r)
+	}
+	if len(left) > 0 {
+		t.Errorf("processes of the step still running after it exited: %v", left)
+	}
+
+	// What the user sees, all written before the kill.
+	if r.code != 1 {
+		t.Errorf("exit after cancelling: %s", r)
+	}
+	// The provider's own words: its await was cancelled, not timed out.
+	contains(t, "summary after cancelling", r.summary, "`dev` — up failed", "cancelled: ",
+		`Resource operation was cancelled for "cert-manager"`)
+	contains(t, "log after cancelling", r.stdout, "::warning::konductor: cancelled (interrupt signal received)")
+	var results map[string]action.StackResult
+	if err := json.Unmarshal([]byte(r.outputMap(t)[action.OutputResult]), &results); err != nil {
+		t.Fatalf("result output: %v\n%s", err, r.outputs)
+	}
+	if dev := results["dev"]; dev.Status != "failed" || !strings.HasPrefix(dev.Error, "cancelled") {
+		t.Errorf("dev's result output = %+v, want failed and cancelled", dev)
+	}
+	if locks := lockFiles(t, w.state); len(locks) != 0 {
+		t.Errorf("locks left after cancelling: %v", locks)
+	}
+	t.Logf("state after cancelling: %s", stateSummary(t, w))
+
+	// The configuration is fixed: the next deploy succeeds on that state.
+	edit(t, stack, unschedulable, "    chart_path: .konductor/charts/cert-manager\n")
+	r = w.step("push", fixture(t, "push.main.json"), env)
+	if r.code != 0 {
+		t.Fatalf("the deploy after the cancelled one: %s", r)
+	}
+	contains(t, "summary of the next deploy", r.summary, "`dev` — up succeeded")
+	d, err := cs.AppsV1().Deployments("cert-manager").Get(ctx, "cert-manager", metav1.GetOptions{})
+	if err != nil || d.Status.ReadyReplicas < 1 {
+		t.Errorf("cert-manager's controller after the next deploy: %v, ready %v", err, d.Status.ReadyReplicas)
+	}
+	if got := stateSummary(t, w); !strings.HasPrefix(got, "0 pending operations, every resource once") {
+		t.Errorf("state after the next deploy: %s", got)
+	}
+	t.Logf("test took %s", time.Since(began).Round(time.Second))
+}
+
+// pendingPod reports whether cert-manager's controller has a pod the
+// scheduler has declared unschedulable.
+func pendingPod(t *testing.T, cs kubernetes.Interface) bool {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods("cert-manager").List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=controller"})
+	if err != nil {
+		return false
+	}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// groupMembers lists the live pids in process group pgid.
+func groupMembers(t *testing.T, pgid int) []int {
+	t.Helper()
+	return processes(t, func(dir string) bool {
+		// stat: pid (comm) state ppid pgrp …, where comm may hold spaces.
+		b, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			return false
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid)
+	})
+}
+
+// stateSummary reads the dev stack's state as the pinned CLI exports it:
+// its pending operations, and any resource recorded more than once.
+func stateSummary(t *testing.T, w *world) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "state.json")
+	testenv.Pulumi(t, w.workspace, w.getenv, "stack", "export", "--stack", "dev", "--file", file)
+	var st struct {
+		Deployment struct {
+			Resources []struct {
+				URN string `json:"urn"`
+			} `json:"resources"`
+			PendingOperations []struct {
+				Type     string `json:"type"`
+				Resource struct {
+					URN string `json:"urn"`
+				} `json:"resource"`
+			} `json:"pending_operations"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal([]byte(read(t, file)), &st); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	var twice []string
+	for _, r := range st.Deployment.Resources {
+		if seen[r.URN]++; seen[r.URN] == 2 {
+			twice = append(twice, r.URN)
+		}
+	}
+	var pending []string
+	for _, p := range st.Deployment.PendingOperations {
+		pending = append(pending, p.Type+" "+p.Resource.URN)
+	}
+	text := strconv.Itoa(len(pending)) + " pending operations"
+	if len(twice) == 0 {
+		text += ", every resource once"
+	}
+	text += " (" + strconv.Itoa(len(st.Deployment.Resources)) + " resources)"
+	if len(pending) > 0 {
+		text += "; pending: " + strings.Join(pending, ", ")
+	}
+	if len(twice) > 0 {
+		text += "; recorded more than once: " + strings.Join(twice, ", ")
+	}
+	return text
+}
