@@ -69,6 +69,9 @@ type Request struct {
 	// Progress receives the engine's progress text for this run (nil: the
 	// engine's own Progress).
 	Progress io.Writer
+	// ClearPendingCreates: a refresh drops the pending creates an
+	// interrupted update left (konductor cancel).
+	ClearPendingCreates bool
 }
 
 // Load validates a stack's configuration without running anything;
@@ -119,7 +122,8 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 		}
 	}
 	ereq := engine.Request{Operation: req.Operation, Stack: st, Program: prog, Refresh: req.Refresh,
-		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: configs, Progress: req.Progress}
+		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: configs, Progress: req.Progress,
+		ClearPendingCreates: req.ClearPendingCreates}
 	if req.Operation == result.Up && len(ereq.PolicyPacks) > 0 {
 		// A mandatory violation must block a deploy before any resource is
 		// touched: during `up` the engine would apply the steps it reaches

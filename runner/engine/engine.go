@@ -129,6 +129,9 @@ type Request struct {
 	// Progress receives this operation's progress text instead of
 	// Options.Progress: stacks run side by side each keep their own.
 	Progress io.Writer
+	// ClearPendingCreates makes a refresh drop the pending creates an
+	// interrupted update left (`pulumi refresh --clear-pending-creates`).
+	ClearPendingCreates bool
 }
 
 // Run performs one operation and returns its result. The error is non-nil
@@ -205,8 +208,12 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		}
 		_, err = stack.Up(ctx, opts...)
 	case result.Refresh:
-		_, err = stack.Refresh(ctx, optrefresh.EventStreams(ch), optrefresh.Color("never"),
-			optrefresh.ProgressStreams(progress...), optrefresh.ErrorProgressStreams(errw))
+		opts := []optrefresh.Option{optrefresh.EventStreams(ch), optrefresh.Color("never"),
+			optrefresh.ProgressStreams(progress...), optrefresh.ErrorProgressStreams(errw)}
+		if req.ClearPendingCreates {
+			opts = append(opts, optrefresh.ClearPendingCreates())
+		}
+		_, err = stack.Refresh(ctx, opts...)
 	case result.Destroy:
 		_, err = stack.Destroy(ctx, optdestroy.EventStreams(ch), optdestroy.Color("never"),
 			optdestroy.ProgressStreams(progress...), optdestroy.ErrorProgressStreams(errw))
@@ -237,6 +244,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 			r.Error = fmt.Sprintf("%d mandatory policy violation(s) block this %s; nothing was changed", r.MandatoryViolations(), r.Operation)
 		} else {
 			r.Error = errorText(r, cerr, stderr.String())
+		}
+		if r.Locked {
+			explainLock(ctx, env[EnvBackendURL], st.Project, st.Name, r)
 		}
 		if ctx.Err() != nil {
 			r.Error = "cancelled: " + r.Error

@@ -156,8 +156,12 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Locked is true when it failed because another update holds the
 	// stack's lock (worth waiting for, not a real failure).
-	Locked   bool          `json:"locked,omitempty"`
-	Duration time.Duration `json:"durationNs"`
+	Locked bool `json:"locked,omitempty"`
+	// LockedBy names who holds the lock (user@host (pid N)), and
+	// LockedSince since when, when the backend says (self-managed ones do).
+	LockedBy    string        `json:"lockedBy,omitempty"`
+	LockedSince time.Time     `json:"lockedSince,omitzero"`
+	Duration    time.Duration `json:"durationNs"`
 }
 
 // HasChanges reports whether anything would be or was changed.

@@ -111,7 +111,7 @@ func newRoot(g *globals) *cobra.Command {
 	for _, op := range []result.Operation{result.Preview, result.Up, result.Refresh, result.Destroy} {
 		root.AddCommand(newOpCmd(g, op))
 	}
-	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newPoliciesCmd(g), newActionCmd(g), newPlanCmd(g), newVersionCmd(g))
+	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newPoliciesCmd(g), newActionCmd(g), newPlanCmd(g), newVersionCmd(g), newCancelCmd(g))
 	return root
 }
 
