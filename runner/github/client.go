@@ -33,6 +33,46 @@
 // comment, never a stranger's comment. Writers sharing the token's account
 // (another workflow of the repository using GITHUB_TOKEN) cannot be told
 // apart from konductor; they hold the same write access already.
+//
+// # Concurrent writers
+//
+// Several jobs write one comment at once (a matrix of stacks, and a job of
+// an older commit still reporting), and GitHub has no conditional update
+// for comments. The protocol keeps every writer's sections anyway; it rests
+// on two bounds every writer keeps, F (freshness, 3 s) and T (in flight,
+// 15 s), and on writers changing only their own sections:
+//
+//  1. A write is composed from a read of the comment and sent within F of
+//     that read, or not at all (the transport checks the send-by time just
+//     before sending). It is sent once: a 5xx, a time-out or a rate limit
+//     makes the writer read and compose again, never replay an old body.
+//  2. A write lands within T of being sent, or never: GitHub ends a request
+//     after 10 s of work, and the client gives up on a write after T.
+//  3. A writer composes the comment it read plus its own sections; it never
+//     removes or puts back another writer's section (except a "no stacks
+//     affected" note of the same or an older commit, which it replaces),
+//     and never replaces a section of the pull request's head commit with
+//     one of an older commit.
+//  4. To settle, a writer waits until F+T after its last write ended, reads
+//     the comment, and is done if its sections are there as it wrote them
+//     (or replaced by the head commit's); otherwise it writes again (1) and
+//     settles again.
+//
+// Why no section is lost: let W's last write land at t1, and W's settling
+// read at tv >= t1+F+T find W's section S. Only W writes S, so S was there
+// from t1 to tv (had a write removed it, nobody would have put it back). A
+// write landing after tv was sent after tv-T >= t1+F, so it was composed
+// from a read after t1 (1, 2), which held S; by (3) it keeps S. By
+// induction every later state holds S, until the head commit's writer
+// replaces it. A run that writes several sections (one job, many stacks)
+// writes them as each stack finishes and settles once at the end; writes
+// that were not settled can be undone only within F+T, and the final
+// settle repairs them.
+//
+// interleave_test.go checks this by exploring the orders in which the
+// writes of 2 to 4 writers reach GitHub, land and are answered, with 5xx
+// and rate limits, against the fake GitHub; it also shows that settling
+// before F+T loses sections.
 package github
 
 import (

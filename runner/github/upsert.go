@@ -1,6 +1,7 @@
 package github
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -284,9 +285,11 @@ func (w *writer) reread(ctx context.Context, id int64) (*gh.IssueComment, error)
 
 // find lists every page of comments and returns the oldest that starts with
 // our marker and is ours: written by the token's account, or created by this
-// client (ours even while the account is unknown). Comments this client
-// created that are not the oldest are deleted: another writer's came first.
-// Nil when there is none.
+// client (ours even while the account is unknown). Every newer one of ours
+// is a duplicate and is deleted, whoever created it: one whose create
+// failed after it took effect is known to no writer, and a writer that
+// created one still in use finds the oldest when it settles and writes
+// there. Nil when there is none.
 func (w *writer) find(ctx context.Context) (*gh.IssueComment, error) {
 	var marked []*gh.IssueComment
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
@@ -312,44 +315,43 @@ func (w *writer) find(ctx context.Context) (*gh.IssueComment, error) {
 	if err != nil {
 		return nil, err
 	}
-	var oldest *gh.IssueComment
+	var mine []*gh.IssueComment
 	for _, cm := range marked {
 		if !slices.Contains(w.t.created, cm.GetID()) && !ours(cm, me) {
 			w.skipped[cm.GetID()] = true
 			w.c.ignore(cm, me)
 			continue
 		}
-		if oldest == nil || cm.GetID() < oldest.GetID() {
-			oldest = cm
-		}
+		mine = append(mine, cm)
 	}
-	if oldest != nil {
-		if err := w.dropDuplicates(ctx, oldest.GetID()); err != nil {
+	if len(mine) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(mine, func(a, b *gh.IssueComment) int { return cmp.Compare(a.GetID(), b.GetID()) })
+	oldest := mine[0]
+	for _, cm := range mine[1:] {
+		if err := w.drop(ctx, cm.GetID(), oldest.GetID()); err != nil {
 			return nil, err
 		}
 	}
+	w.t.created = slices.DeleteFunc(w.t.created, func(id int64) bool { return id != oldest.GetID() })
 	return oldest, nil
 }
 
-// dropDuplicates deletes the comments this client created other than keep.
-func (w *writer) dropDuplicates(ctx context.Context, keep int64) error {
-	var kept []int64
-	for _, id := range w.t.created {
-		if id == keep {
-			kept = append(kept, id)
-			continue
-		}
-		if w.skipped[keep] && !w.retried {
-			w.c.log.Info("github: the token's account already has a sticky comment; removing the one created to learn the account",
-				"created", id, "sticky", keep)
-		} else {
-			w.c.log.Info("github: another writer created the sticky comment first; removing ours", "ours", id, "theirs", keep)
-		}
-		if _, err := w.c.issues.DeleteComment(ctx, w.owner, w.repo, id); err != nil && !isNotFound(err) {
-			return fmt.Errorf("github: delete duplicate comment %d: %w", id, err)
-		}
+// drop deletes id, a duplicate of the sticky comment keep.
+func (w *writer) drop(ctx context.Context, id, keep int64) error {
+	switch {
+	case slices.Contains(w.t.created, id) && w.skipped[keep] && !w.retried:
+		w.c.log.Info("github: the token's account already has a sticky comment; removing the one created to learn the account",
+			"created", id, "sticky", keep)
+	case slices.Contains(w.t.created, id):
+		w.c.log.Info("github: another writer created the sticky comment first; removing ours", "ours", id, "theirs", keep)
+	default:
+		w.c.log.Info("github: removing a duplicate of the sticky comment", "duplicate", id, "sticky", keep)
 	}
-	w.t.created = kept
+	if _, err := w.c.issues.DeleteComment(withSendBy(ctx, time.Time{}), w.owner, w.repo, id); err != nil && !isNotFound(err) {
+		return fmt.Errorf("github: delete duplicate comment %d: %w", id, err)
+	}
 	return nil
 }
 

@@ -88,6 +88,10 @@ func WithEnterprise() Option { return func(s *Server) { s.prefix = enterprisePat
 // resets), so a test can share one fake clock with the client.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
+// WithoutRequestLog keeps no request log (Requests and Unexpected stay
+// empty), for tests that make millions of requests.
+func WithoutRequestLog() Option { return func(s *Server) { s.noLog = true } }
+
 // WithRateLimit sets the primary rate limit per hour window (5000 by default).
 func WithRateLimit(limit int) Option { return func(s *Server) { s.rateLimit = limit } }
 
@@ -124,6 +128,7 @@ type Server struct {
 	exhausted   time.Time // primary limit forced to 0 until then
 	unexpected  []Request
 	lastCreated time.Time
+	noLog       bool
 }
 
 // New starts a fake GitHub API server that is closed when tb ends.
@@ -174,6 +179,10 @@ func IsBot(login string) bool { return strings.HasSuffix(login, "[bot]") }
 
 // Close stops the server (New already arranges it at the end of the test).
 func (s *Server) Close() { s.srv.Close() }
+
+// Handler serves the API in process, for a test that decides itself when
+// each request reaches GitHub.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // Client is an http.Client for the server (no authentication added).
 func (s *Server) Client() *http.Client { return s.srv.Client() }
@@ -392,9 +401,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec.Status = resp.status
 	rec.Route = resp.route
 	rec.Injected = resp.injected
-	s.log = append(s.log, rec)
-	if resp.route == "" && !resp.injected {
-		s.unexpected = append(s.unexpected, rec)
+	if !s.noLog {
+		s.log = append(s.log, rec)
+		if resp.route == "" && !resp.injected {
+			s.unexpected = append(s.unexpected, rec)
+		}
 	}
 	s.mu.Unlock()
 
