@@ -51,13 +51,13 @@ type scenario struct {
 type actKind int
 
 const (
-	actServe   actKind = iota // a read reaches GitHub and is answered
-	actLand                   // a write reaches GitHub; its answer is held
-	actRespond                // a landed write's answer is delivered
-	actAdvance                // time moves to the next sleeper's wake
-	actFail                   // a 502 without the write taking effect
-	actLandFail               // the write takes effect, the answer is a 502
-	actLimit                  // a secondary rate limit (403, Retry-After: 60)
+	actServe    actKind = iota // a read reaches GitHub and is answered
+	actLand                    // a write reaches GitHub; its answer is held
+	actRespond                 // a landed write's answer is delivered
+	actAdvance                 // time moves to the next sleeper's wake
+	actFail                    // a 502 without the write taking effect
+	actLandFail                // the write takes effect, the answer is a 502
+	actLimit                   // a secondary rate limit (403, Retry-After: 60)
 )
 
 type pending struct {
@@ -124,7 +124,7 @@ type writerClock struct {
 	sleep func(context.Context, time.Duration) error
 }
 
-func (c writerClock) Now() time.Time                                  { return c.w.Now() }
+func (c writerClock) Now() time.Time                                   { return c.w.Now() }
 func (c writerClock) Sleep(ctx context.Context, d time.Duration) error { return c.sleep(ctx, d) }
 
 // writerTransport hands each request to the scheduler.
