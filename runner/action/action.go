@@ -68,7 +68,7 @@ const NoStacksSection = "0-no-stacks-affected"
 // test may pass anything else.
 type GitHub interface {
 	ChangedFiles(ctx context.Context, owner, repo string, pr int) ([]string, error)
-	UpsertSection(ctx context.Context, owner, repo string, pr int, section github.Section) (*github.Comment, error)
+	UpsertSections(ctx context.Context, owner, repo string, pr int, sections []github.Section, settle bool) (*github.Comment, error)
 }
 
 var _ GitHub = (*github.Client)(nil)
@@ -137,6 +137,9 @@ type run struct {
 	mask    *mask.Masker
 	runner  Runner
 	backend backend.Backend
+	// sections are this run's sections of the pull request comment, each
+	// written as its stack finishes and settled once at the end.
+	sections []github.Section
 }
 
 // Run runs the action. Its error wraps ErrBadInput or is config.Errors for
@@ -171,7 +174,14 @@ func Run(ctx context.Context, d Deps) (err error) {
 			err = &maskedError{msg: r.mask.String(err.Error()), err: err}
 		}
 	}()
-	return r.main()
+	err = r.main()
+	if serr := r.settleComment(); serr != nil {
+		r.log.Errorf("%v", serr)
+		if err == nil {
+			err = fmt.Errorf("%w: %w", ErrFailed, serr)
+		}
+	}
+	return err
 }
 
 type maskedError struct {

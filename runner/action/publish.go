@@ -170,26 +170,67 @@ func (r *run) footer(reason string) string {
 	return "\n\n<sub>" + strings.Join(parts, " · ") + "</sub>"
 }
 
-// comment upserts a section of the pull request's sticky comment.
+// comment writes a section of the pull request's sticky comment, with the
+// run's sections written before it; settleComment settles them at the end.
 func (r *run) comment(stack, body string) error {
 	if !r.in.CommentOnPR || r.plan.PR == 0 {
 		return nil
 	}
-	gh, err := r.github()
-	if err != nil {
-		return err
-	}
 	sec := github.Section{Stack: stack, Body: r.mask.String(body)}
-	if stack != NoStacksSection {
+	if stack == NoStacksSection {
+		sec.Note = true
+	} else {
 		// The note from an earlier commit that affected no stack is wrong now.
 		sec.Replaces = []string{NoStacksSection}
 	}
 	if github.IsCommitSHA(r.plan.HeadSHA) {
 		sec.SHA = r.plan.HeadSHA
 	}
-	c, err := gh.UpsertSection(r.pubCtx, r.owner, r.repo, r.plan.PR, sec)
+	r.sections = append(slices.DeleteFunc(r.sections, func(s github.Section) bool { return s.Stack == stack }), sec)
+	return r.writeComment(false)
+}
+
+// settleComment settles the run's sections once all are written: the
+// comment is read again after any concurrent write can have landed, and
+// written again until it holds them (see runner/github). A cancelled run
+// has no time for that inside GitHub's window: its sections were written
+// once, and the run that superseded it writes its own.
+func (r *run) settleComment() error {
+	if len(r.sections) == 0 {
+		return nil
+	}
+	if r.ctx.Err() != nil {
+		r.log.Infof("pull request comment: written, not settled (the run was cancelled)")
+		return nil
+	}
+	err := r.writeComment(true)
+	if err != nil && r.plan.Fork {
+		// A fork's token is read-only: the summary has it all.
+		r.log.Warningf("could not write the pull request comment (a fork's token is read-only): %v", err)
+		return nil
+	}
+	return err
+}
+
+func (r *run) writeComment(settle bool) error {
+	gh, err := r.github()
 	if err != nil {
-		return fmt.Errorf("pull request comment, section %s: %w", stack, err)
+		return err
+	}
+	names := make([]string, len(r.sections))
+	for i, s := range r.sections {
+		names[i] = s.Stack
+	}
+	c, err := gh.UpsertSections(r.pubCtx, r.owner, r.repo, r.plan.PR, r.sections, settle)
+	switch {
+	case errors.Is(err, github.ErrBudget):
+		return fmt.Errorf("pull request comment not updated (%s): GitHub took longer than konductor allows a run's GitHub calls; "+
+			"the job summary has the full report: %w", strings.Join(names, ", "), err)
+	case err != nil:
+		return fmt.Errorf("pull request comment, %s: %w", strings.Join(names, ", "), err)
+	}
+	if len(c.Superseded) > 0 {
+		r.log.Infof("pull request comment: %s left as it is: the comment already shows a newer commit there", strings.Join(c.Superseded, ", "))
 	}
 	verb := "unchanged"
 	switch {
@@ -198,7 +239,12 @@ func (r *run) comment(stack, body string) error {
 	case c.Updated:
 		verb = "updated"
 	}
-	r.log.Infof("pull request comment %s: %s", verb, c.URL)
+	if settle {
+		verb += " and settled"
+	}
+	if c.URL != "" {
+		r.log.Infof("pull request comment %s: %s", verb, c.URL)
+	}
 	return nil
 }
 
