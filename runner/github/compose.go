@@ -43,14 +43,23 @@ type Section struct {
 	// SHA is older; Compose then puts an "Outdated" line above the body.
 	// UpsertSection sets it.
 	SupersededBy string
-	// Digest identifies the body as its writer gave it, before any cut to
-	// fit the limit; Compose computes it when empty. It lets a writer
-	// recognise its section after another writer had to shorten it.
+	// Digest identifies the body and summary as their writer gave them,
+	// before any cut to fit the limit; Compose computes it when empty. It
+	// lets a writer recognise its section after another writer had to
+	// shorten it.
 	Digest string
+	// Summary is what the table above the sections says of this one
+	// (optional: without it the row shows "?"). It is carried in the
+	// comment, so every writer renders every row.
+	Summary *Summary
 	// Replaces names sections UpsertSection removes while writing this one:
 	// the "no stacks affected" note goes once a commit affects a stack.
 	// Not part of the comment.
 	Replaces []string
+	// Note marks a section that stands for the absence of sections (the
+	// "no stacks affected" note): it is never added beside sections of a
+	// newer commit. Not part of the comment.
+	Note bool
 }
 
 var (
@@ -127,8 +136,9 @@ func normalize(sections []Section) []Section {
 	var out []Section
 	for _, s := range sections {
 		s.Body = strings.TrimRight(neutralize(strings.ReplaceAll(s.Body, "\r\n", "\n")), "\n")
+		s.Summary = s.Summary.clean(s.Body)
 		if s.Digest == "" {
-			s.Digest = digest(s.Body)
+			s.Digest = sectionDigest(s)
 		}
 		if i, ok := byStack[s.Stack]; ok {
 			out[i] = s
@@ -141,21 +151,39 @@ func normalize(sections []Section) []Section {
 	return out
 }
 
-func render(header string, sections []Section, bodies []string) string {
+// render writes the comment: bodies are the sections' bodies as they are
+// shown, keys their findings' keys for the hidden summary lines.
+func render(header string, sections []Section, lay layout, bodies []string, keys [][]string) string {
 	var b strings.Builder
 	b.WriteString(CommentMarker)
 	b.WriteByte('\n')
 	b.WriteString(header)
+	if lay.overview != "" {
+		b.WriteString("\n\n")
+		b.WriteString(lay.overview)
+	}
 	for i, s := range sections {
 		b.WriteString("\n\n")
 		b.WriteString(beginMarker(s))
 		b.WriteByte('\n')
+		if s.Summary != nil || lay.anchors[i] != "" {
+			b.WriteString(metaLine(s.Summary, keys[i], lay.anchors[i]))
+			b.WriteByte('\n')
+		}
 		if s.SupersededBy != "" {
 			b.WriteString(outdatedLine(s))
 			b.WriteString("\n\n")
 		}
+		if lay.folded[i] {
+			// Markdown inside <details> needs a blank line after </summary>.
+			b.WriteString(foldLine(s))
+			b.WriteString("\n\n")
+		}
 		b.WriteString(bodies[i])
 		b.WriteByte('\n')
+		if lay.folded[i] {
+			b.WriteString("\n</details>\n")
+		}
 		b.WriteString(endMarker(s.Stack))
 	}
 	b.WriteByte('\n')
@@ -166,39 +194,82 @@ func render(header string, sections []Section, bodies []string) string {
 // section wrapped in its begin/end markers, ordered by stack name. The result
 // has at most limit characters (runes; no limit when limit <= 0).
 //
+// With two stacks or more, a table of the stacks comes first, each row
+// linking to its section, then the findings several sections share, said
+// once; each section says such a finding by a reference to it. The section
+// of a stack with nothing to review (no changes, no violations) is folded.
+//
 // When the sections do not fit, each gets a fair share of the room left by
-// the header and markers: a section smaller than an equal share keeps all of
-// it, and what it leaves is shared among the bigger ones. A section over its
-// share is cut at a line boundary, never mid-line; a <details> block or code
-// fence left open is closed, and a last line says how many lines were left
-// out and that the full diff is in the job summary.
+// the header, the table and markers, then what remains goes to the sections
+// that matter most first (failed, blocked, mandatory violations, then
+// changes, then the rest): within the fair share a section smaller than an
+// equal share keeps all of it, and what it leaves is shared among the
+// bigger ones. A section over its share is cut at a line boundary, never
+// mid-line; a <details> block or code fence left open is closed, and a last
+// line says how many lines were left out and that the full diff is in the
+// job summary.
 func Compose(header string, sections []Section, limit int) string {
 	secs := normalize(sections)
 	header = strings.TrimRight(neutralize(strings.ReplaceAll(header, "\r\n", "\n")), "\n")
-	bodies := make([]string, len(secs))
+	lay := plan(secs, limit)
+	bodies := slices.Clone(lay.bodies)
 	sizes := make([]int, len(secs))
+	tiers := make([]int, len(secs))
 	total := 0
 	for i, s := range secs {
-		bodies[i] = s.Body
-		sizes[i] = runes(s.Body)
+		sizes[i] = runes(bodies[i])
+		tiers[i] = tier(s)
 		total += sizes[i]
 	}
-	empty := runes(render(header, secs, make([]string, len(secs))))
+	empty := runes(render(header, secs, lay, make([]string, len(secs)), lay.keys))
 	if limit <= 0 || empty+total <= limit {
-		return render(header, secs, bodies)
+		return render(header, secs, lay, bodies, lay.keys)
 	}
-	shares := fairShares(sizes, limit-empty)
+	shares := tieredShares(sizes, tiers, limit-empty)
+	keys := slices.Clone(lay.keys)
 	for i := range secs {
 		if sizes[i] > shares[i] {
 			bodies[i] = truncateBody(bodies[i], shares[i], limit)
+			keys[i] = presentKeys(keys[i], bodies[i])
 		}
 	}
-	out := render(header, secs, bodies)
+	out := render(header, secs, lay, bodies, keys)
 	if runes(out) > limit {
 		// Only when the header and markers alone do not fit.
 		out = cutLines(out, limit)
 	}
 	return out
+}
+
+// tieredShares splits room among sizes: first every section gets up to an
+// equal part of half the room, then the rest goes to the lowest tier
+// first, by water-filling within a tier. A more important section is cut
+// only when every less important one is down to its part.
+func tieredShares(sizes, tiers []int, room int) []int {
+	shares := make([]int, len(sizes))
+	if room <= 0 || len(sizes) == 0 {
+		return shares
+	}
+	floor := room / (2 * len(sizes))
+	left := room
+	for i, n := range sizes {
+		shares[i] = min(n, floor)
+		left -= shares[i]
+	}
+	for t := range slices.Max(tiers) + 1 {
+		var idx, need []int
+		for i := range sizes {
+			if tiers[i] == t {
+				idx = append(idx, i)
+				need = append(need, sizes[i]-shares[i])
+			}
+		}
+		for k, extra := range fairShares(need, left) {
+			shares[idx[k]] += extra
+			left -= extra
+		}
+	}
+	return shares
 }
 
 // fairShares splits room among sizes by water-filling.
@@ -346,9 +417,11 @@ func cutLines(s string, limit int) string {
 	return b.String()
 }
 
-// Parse reads a sticky comment body back: the header and the sections.
-// ok is false when the body does not start with CommentMarker. A section
-// whose end marker is missing runs to the next section or the end.
+// Parse reads a sticky comment body back: the header and the sections,
+// with their summaries and their bodies as their writers gave them (shared
+// findings put back, folds taken off). ok is false when the body does not
+// start with CommentMarker. A section whose end marker is missing runs to
+// the next section or the end; a summary edited out of shape is dropped.
 func Parse(body string) (header string, sections []Section, ok bool) {
 	body = strings.ReplaceAll(body, "\r\n", "\n")
 	trimmed := strings.TrimLeft(body, " \t\n")
@@ -358,7 +431,20 @@ func Parse(body string) (header string, sections []Section, ok bool) {
 	lines := strings.Split(trimmed, "\n")[1:]
 	var head []string
 	seen := map[string]int{}
+	shared := map[string]string{}
 	for i := 0; i < len(lines); {
+		if lines[i] == overviewBegin && len(sections) == 0 {
+			// Compose's own: read back the shared findings, not the header.
+			j := i + 1
+			for j < len(lines) && lines[j] != overviewEnd && !strings.HasPrefix(lines[j], sectionPrefix) {
+				j++
+			}
+			shared = restoreFindings(lines[i+1 : j])
+			if i = j; j < len(lines) && lines[j] == overviewEnd {
+				i++
+			}
+			continue
+		}
 		var m []string
 		if strings.HasPrefix(lines[i], sectionPrefix) {
 			m = beginRE.FindStringSubmatch(lines[i])
@@ -387,14 +473,7 @@ func Parse(body string) (header string, sections []Section, ok bool) {
 		for j < len(lines) && lines[j] != end && !(strings.HasPrefix(lines[j], sectionPrefix) && beginRE.MatchString(lines[j])) {
 			j++
 		}
-		content := lines[i+1 : j]
-		if s.SupersededBy != "" && len(content) > 0 && strings.HasPrefix(content[0], outdatedPrefix) {
-			content = content[1:]
-			if len(content) > 0 && content[0] == "" {
-				content = content[1:]
-			}
-		}
-		s.Body = strings.Join(content, "\n")
+		s.Body = strings.Join(unwrap(&s, lines[i+1:j], shared), "\n")
 		if k, dup := seen[s.Stack]; dup {
 			sections[k] = s
 		} else {

@@ -142,11 +142,77 @@ func blocks(r *result.Result, o Options) []*block {
 	return out
 }
 
+// Headline is a stack's change counts as its headline says them: the
+// resources of the modules, which a reviewer reviews, apart from konductor's
+// internal ones (providers, module components), which come and go with the
+// modules and change nothing by themselves.
+type Headline struct {
+	Create, Update, Replace, Delete int
+	// Internal counts the providers and module components among the
+	// creates, updates, replaces and deletes.
+	Internal int
+}
+
+// Headcount counts r's changes for its headline. The engine's tally is
+// the base (it also counts what is not listed, such as the stack itself);
+// the internal resources listed among the steps are taken out of it.
+func Headcount(r *result.Result) Headline {
+	internal := map[result.Op]int{}
+	for _, s := range r.Steps {
+		if plumbing(s) {
+			internal[s.Op]++
+		}
+	}
+	var h Headline
+	take := func(op result.Op) int {
+		n := min(internal[op], r.Counts[op])
+		h.Internal += n
+		return r.Counts[op] - n
+	}
+	h.Delete, h.Replace, h.Update, h.Create = take(result.OpDelete), take(result.OpReplace), take(result.OpUpdate), take(result.OpCreate)
+	return h
+}
+
+// modules is the count of op's module resources; ok is false for the ops
+// the headline takes from the engine's tally as they are.
+func (h Headline) modules(op result.Op) (n int, ok bool) {
+	switch op {
+	case result.OpCreate:
+		return h.Create, true
+	case result.OpUpdate:
+		return h.Update, true
+	case result.OpReplace:
+		return h.Replace, true
+	case result.OpDelete:
+		return h.Delete, true
+	}
+	return 0, false
+}
+
+// Findings are the lines of Markdown(r) that each say one finding: a policy
+// violation or an engine warning or error. Rendered the same way, so a
+// finding that several stacks share is the same line in each; the pull
+// request comment says such a line once.
+func Findings(r *result.Result) []string {
+	var out []string
+	if len(r.Violations) > 0 {
+		out = append(out, violations(r).lines[3:]...)
+	}
+	if d := diagnostics(r); d != nil {
+		out = append(out, d.lines[3:]...)
+	}
+	return out
+}
+
+func plumbing(s result.Step) bool {
+	return s.Type == result.ModuleType || strings.HasPrefix(s.Type, "pulumi:providers:")
+}
+
 // splitPlumbing sets apart the providers and module components among
 // steps.
 func splitPlumbing(steps []result.Step) (rest []result.Step, n int) {
 	for _, s := range steps {
-		if s.Type == result.ModuleType || strings.HasPrefix(s.Type, "pulumi:providers:") {
+		if plumbing(s) {
 			n++
 			continue
 		}

@@ -49,8 +49,9 @@ func modulesLine(r *result.Result) string {
 		if counts[s.Module] == nil {
 			counts[s.Module] = map[result.Op]int{}
 		}
-		// The module's own component is bookkeeping, not a change to review.
-		if s.Type != result.ModuleType {
+		// The module's own component and providers are bookkeeping, not a
+		// change to review: the headline counts them apart.
+		if !plumbing(s) {
 			counts[s.Module][s.Op]++
 		}
 	}
@@ -116,8 +117,13 @@ func countsLine(r *result.Result) string {
 	if r.Operation != result.Preview {
 		tense = 1
 	}
+	head := Headcount(r)
 	for _, op := range result.Ops {
-		if n := r.Counts[op]; n > 0 {
+		n := r.Counts[op]
+		if m, ok := head.modules(op); ok {
+			n = m
+		}
+		if n > 0 {
 			w := opVerb[op][tense]
 			if op != result.OpSame && tense == 0 {
 				w = "to " + w
@@ -129,6 +135,9 @@ func countsLine(r *result.Result) string {
 				}
 			}
 			parts = append(parts, part)
+		}
+		if op == result.OpCreate && head.Internal > 0 {
+			parts = append(parts, fmt.Sprintf("%d internal (providers, module components)", head.Internal))
 		}
 	}
 	if len(parts) == 0 {
