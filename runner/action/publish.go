@@ -64,7 +64,7 @@ func (r *run) nothingToDo() error {
 		if len(r.stacks) == 0 {
 			body = fmt.Sprintf("### ✅ No stacks affected\n\nThere is no Pulumi.<stack>.yaml in `%s`. Nothing was previewed.", r.in.WorkDir)
 		}
-		if err := r.comment(NoStacksSection, body+r.footer("")); err != nil {
+		if err := r.comment(NoStacksSection, body+r.footer(""), &github.Summary{Status: github.StatusNote}); err != nil {
 			errs = append(errs, err)
 		}
 		errs = append(errs, r.summary("### Konductor\n\n"+p.Reason+". Nothing was previewed.\n"))
@@ -126,7 +126,7 @@ func (r *run) publish(sp plan.StackPlan, res *result.Result) error {
 	if r.plan.PR != 0 {
 		budget := (report.CommentLimit - 2048) / max(1, len(r.stacks))
 		body := report.Markdown(res, report.Options{Budget: budget - 512, FullDiffAt: "the job summary"})
-		if err := r.comment(sp.Name, strings.TrimRight(body, "\n")+r.embeddedNote()+r.footer(sp.Reason)); err != nil {
+		if err := r.comment(sp.Name, strings.TrimRight(body, "\n")+r.embeddedNote()+r.footer(sp.Reason), github.SummaryOf(res)); err != nil {
 			if r.plan.Fork {
 				// A fork's token is read-only: the summary has it all.
 				r.log.Warningf("could not write the pull request comment (a fork's token is read-only): %v", err)
@@ -172,11 +172,17 @@ func (r *run) footer(reason string) string {
 
 // comment writes a section of the pull request's sticky comment, with the
 // run's sections written before it; settleComment settles them at the end.
-func (r *run) comment(stack, body string) error {
+// sum is what the table of stacks above the sections says of it.
+func (r *run) comment(stack, body string, sum *github.Summary) error {
 	if !r.in.CommentOnPR || r.plan.PR == 0 {
 		return nil
 	}
-	sec := github.Section{Stack: stack, Body: r.mask.String(body)}
+	if sum != nil {
+		for i, f := range sum.Findings {
+			sum.Findings[i] = r.mask.String(f) // masked as the body is, to match its lines
+		}
+	}
+	sec := github.Section{Stack: stack, Body: r.mask.String(body), Summary: sum}
 	if stack == NoStacksSection {
 		sec.Note = true
 	} else {
