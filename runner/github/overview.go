@@ -304,8 +304,7 @@ func anchorFor(stack string, used map[string]bool) string {
 func link(text, anchor string) string { return "[" + text + "](#user-content-" + anchor + ")" }
 
 func writeTable(b *strings.Builder, secs []Section, rows []int, anchors []string, room int) {
-	start := runes(b.String())
-	b.WriteString("| Stack | Status | Create | Update | Replace | Delete | Policy | Internal |\n|:--|:--|--:|--:|--:|--:|:--|--:|\n")
+	head := "| Stack | Status | Create | Update | Replace | Delete | Policy | Internal |\n|:--|:--|--:|--:|--:|--:|:--|--:|\n"
 	legend := ""
 	for _, i := range rows {
 		if m := secs[i].Summary; m != nil && m.Internal > 0 {
@@ -313,9 +312,11 @@ func writeTable(b *strings.Builder, secs []Section, rows []int, anchors []string
 		}
 	}
 	more := func(n int) string { return fmt.Sprintf("| … | %d more stack%s, below | | | | | | |\n", n, plural(n)) }
+	b.WriteString(head)
+	size := runes(head) + runes(more(len(rows))) + runes(legend)
 	for k, i := range rows {
 		row := tableRow(secs[i], anchors[i])
-		if room >= 0 && k < len(rows)-1 && runes(b.String())-start+runes(row)+runes(more(len(rows)))+runes(legend) > room {
+		if size += runes(row); room >= 0 && k < len(rows)-1 && size > room {
 			b.WriteString(more(len(rows) - k))
 			break
 		}
@@ -558,10 +559,14 @@ func unwrap(s *Section, content []string, shared map[string]string) []string {
 			}
 		}
 	}
-	if s.Summary != nil {
+	if s.Summary != nil && len(keys) > 0 {
+		byKey := map[string]string{}
+		for _, l := range content {
+			byKey[digest(l)] = l
+		}
 		for _, k := range keys {
-			if i := slices.IndexFunc(content, func(l string) bool { return digest(l) == k }); i >= 0 {
-				s.Summary.Findings = append(s.Summary.Findings, content[i])
+			if l, ok := byKey[k]; ok {
+				s.Summary.Findings = append(s.Summary.Findings, l)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -231,4 +232,46 @@ func BenchmarkRender10k(b *testing.B) {
 	}
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.TotalAlloc-before)/float64(b.N)/(1<<20), "MiB-alloc/op")
+}
+
+// A module's first deploy: the headline counts the module's resources,
+// its component and provider apart; the engine's tally also counts the
+// stack, which is not listed.
+func TestHeadcount(t *testing.T) {
+	r := &result.Result{Project: "platform", Stack: "dev", Operation: result.Preview, Status: result.Succeeded,
+		Counts: map[result.Op]int{result.OpCreate: 5, result.OpUpdate: 1},
+		Steps: []result.Step{
+			{Op: result.OpCreate, Type: result.ModuleType, Name: "kubernetes", Module: "kubernetes"},
+			{Op: result.OpCreate, Type: "pulumi:providers:kubernetes", Name: "k8s", Module: "kubernetes"},
+			{Op: result.OpCreate, Type: "kubernetes:core/v1:Namespace", Name: "apps", Module: "kubernetes"},
+			{Op: result.OpCreate, Type: "kubernetes:core/v1:Namespace", Name: "system", Module: "kubernetes"},
+			{Op: result.OpUpdate, Type: "pulumi:providers:aws", Name: "aws"},
+		},
+	}
+	if h := Headcount(r); h != (Headline{Create: 3, Internal: 3}) {
+		t.Errorf("Headcount = %+v", h)
+	}
+	md := Markdown(r, Options{})
+	for _, w := range []string{"**3** to create · 3 internal (providers, module components)", "Modules: `kubernetes` 2 to create"} {
+		if !strings.Contains(md, w) {
+			t.Errorf("no %q in\n%s", w, md)
+		}
+	}
+	if strings.Contains(md, "to update") {
+		t.Errorf("a provider's update is counted as a change to review:\n%s", md)
+	}
+}
+
+func TestFindingsAreLinesOfTheReport(t *testing.T) {
+	r := medium()
+	f := Findings(r)
+	if len(f) != 3 {
+		t.Fatalf("Findings = %q, want two violations and a warning", f)
+	}
+	lines := strings.Split(Markdown(r, Options{}), "\n")
+	for _, l := range f {
+		if !slices.Contains(lines, l) {
+			t.Errorf("finding %q is not a line of the report", l)
+		}
+	}
 }
