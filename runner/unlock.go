@@ -44,6 +44,9 @@ type CancelRequest struct {
 	Progress io.Writer
 	// Now is the time ages are measured at (zero: the current time).
 	Now time.Time
+	// Force says how to clear a lock kept for being young, once a person
+	// knows its run is gone (default: konductor cancel --older-than 0s).
+	Force string
 }
 
 // LockOutcome is one lock found on the stack, and what became of it.
@@ -203,8 +206,8 @@ func (r *Runner) clearLocks(ctx context.Context, url, project string, req Cancel
 	}
 	if len(young) > 0 {
 		rep.Kept = fmt.Sprintf("a lock %s old is younger than the stale age (%s): its update may still be running. "+
-			"If that run is gone (check the workflow run or the host), clear it now with `konductor cancel --stack %s --older-than 0s`",
-			strings.Join(young, ", "), age(req.OlderThan), req.Stack)
+			"If that run is gone (check the workflow run or the host), clear it now with %s",
+			strings.Join(young, ", "), age(req.OlderThan), req.force())
 	}
 	return nil
 }
@@ -222,7 +225,7 @@ func cancelCloud(ctx context.Context, c Canceller, req CancelRequest, now time.T
 	}
 	if a := max(now.Sub(started), 0); a < req.OlderThan {
 		rep.Kept = fmt.Sprintf("the update in progress began %s ago, less than the stale age (%s): it may still be running. "+
-			"If it is gone, cancel it now with `konductor cancel --stack %s --older-than 0s`", lock.Ago(a), age(req.OlderThan), req.Stack)
+			"If it is gone, cancel it now with %s", lock.Ago(a), age(req.OlderThan), req.force())
 		return nil
 	}
 	if err := c.CancelUpdate(ctx, req.Dir, req.Stack); err != nil {
@@ -230,6 +233,13 @@ func cancelCloud(ctx context.Context, c Canceller, req CancelRequest, now time.T
 	}
 	rep.CloudCancelled = true
 	return nil
+}
+
+func (req CancelRequest) force() string {
+	if req.Force != "" {
+		return req.Force
+	}
+	return fmt.Sprintf("`konductor cancel --stack %s --older-than 0s`", req.Stack)
 }
 
 // age renders a stale age as the user wrote it.

@@ -211,6 +211,9 @@ func (r *run) main() error {
 	if r.in.Command == CommandPlan {
 		return r.planOnly()
 	}
+	if r.in.Command == CommandCancel {
+		return r.cancel()
+	}
 
 	// The backend before anything runs: a deploy must never record what it
 	// created in state that vanishes with the runner.
@@ -232,15 +235,7 @@ func (r *run) main() error {
 
 	// Secrets first: nothing else is written before the masks.
 	notRun, invalid := r.prepare()
-	for _, v := range r.mask.Values() {
-		r.Action.AddMask(v)
-	}
-	if r.AfterMasks != nil {
-		r.AfterMasks()
-	}
-	if r.Version != "" {
-		r.log.Infof("%s", r.Version)
-	}
+	r.writeMasks()
 	if !r.plan.NothingToDo {
 		r.log.Infof("konductor: state backend %s", r.backend)
 	}

@@ -159,7 +159,8 @@ func TestEngineWaitsForLock(t *testing.T) {
 	if got := h.clock.Sleeps(); len(got) != 2 || got[0] != 5*time.Second || got[1] != 10*time.Second {
 		t.Errorf("waits = %v, want 5s then 10s", got)
 	}
-	if s := h.stdout.String(); !strings.Contains(s, "stack dev is locked by another update; retrying in 5s") {
+	if s := h.stdout.String(); !strings.Contains(s, "stack dev is locked by other@runner-2 (pid 4242) since 2026-01-01T00:00:00Z") ||
+		!strings.Contains(s, "retrying in 5s (waiting up to 2m0s)") {
 		t.Errorf("stdout:\n%s", s)
 	}
 	if s := h.summary(); !strings.Contains(s, "`dev` — up succeeded") {

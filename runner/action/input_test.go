@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
@@ -37,6 +38,7 @@ func TestReadInputs(t *testing.T) {
 		"INPUT_ALLOW-FORK-PREVIEWS": "true",
 		"INPUT_FAIL-ON-POLICY":      "False",
 		"INPUT_PARALLEL":            "3",
+		"INPUT_STALE-LOCK-AGE":      "90m",
 		// The underscore spelling is not what GitHub sets: ignored.
 		"INPUT_GITHUB_TOKEN": "wrong",
 	}))
@@ -45,7 +47,7 @@ func TestReadInputs(t *testing.T) {
 	}
 	want := &action.Inputs{Token: "tok", Command: "preview", Stacks: []string{"dev", "prod", "staging"}, WorkDir: "infra",
 		CommentOnPR: false, PolicyPacks: []string{"policies/a", "policies/b"}, ConfigFile: "infra/konductor.yaml",
-		AllowForkPreviews: true, FailOnPolicy: false, Parallel: 3}
+		AllowForkPreviews: true, FailOnPolicy: false, Parallel: 3, StaleLockAge: 90 * time.Minute}
 	if !reflect.DeepEqual(in, want) {
 		t.Errorf("inputs = %+v\nwant     %+v", in, want)
 	}
@@ -55,7 +57,7 @@ func TestReadInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = &action.Inputs{Token: "fallback", Command: "auto", WorkDir: ".", CommentOnPR: true, FailOnPolicy: true,
-		Parallel: runtime.NumCPU()}
+		Parallel: runtime.NumCPU(), StaleLockAge: time.Hour}
 	if !reflect.DeepEqual(in, want) {
 		t.Errorf("defaults = %+v\nwant       %+v", in, want)
 	}

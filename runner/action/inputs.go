@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/containercraft/konductor-action/runner/config"
+	"github.com/containercraft/konductor-action/runner/lock"
 	"github.com/containercraft/konductor-action/runner/plan"
 )
 
@@ -40,11 +42,17 @@ const (
 	InputAllowForkPreviews = "allow-fork-previews"
 	InputFailOnPolicy      = "fail-on-policy"
 	InputParallel          = "parallel"
+	InputStaleLockAge      = "stale-lock-age"
 )
 
 // CommandPlan is the command input that only plans: the plan and matrix
 // outputs for a job matrix of one stack per job; nothing runs.
 const CommandPlan = "plan"
+
+// CommandCancel is the command input that clears the stacks input's
+// stacks an interrupted update left locked (konductor cancel); nothing
+// else runs.
+const CommandCancel = "cancel"
 
 // Inputs are the action's inputs, parsed.
 type Inputs struct {
@@ -61,6 +69,9 @@ type Inputs struct {
 	FailOnPolicy      bool
 	// Parallel bounds how many stacks run at once (default: the CPU count).
 	Parallel int
+	// StaleLockAge is the age from which a stack's lock is stale: command
+	// cancel removes it, and no other command waits for it.
+	StaleLockAge time.Duration
 }
 
 // ReadInputs reads and checks the inputs; the error wraps ErrBadInput.
@@ -93,6 +104,15 @@ func ReadInputs(a *githubactions.Action) (*Inputs, error) {
 		AllowForkPreviews: boolean(InputAllowForkPreviews, false),
 		FailOnPolicy:      boolean(InputFailOnPolicy, true),
 		Parallel:          runtime.NumCPU(),
+		StaleLockAge:      lock.DefaultStaleAfter,
+	}
+	if v := strings.TrimSpace(a.GetInput(InputStaleLockAge)); v != "" {
+		d, err := lock.ParseAge(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("input %s: %w", InputStaleLockAge, err))
+		} else {
+			in.StaleLockAge = d
+		}
 	}
 	if v := strings.TrimSpace(a.GetInput(InputParallel)); v != "" {
 		n, err := strconv.Atoi(v)
@@ -109,7 +129,7 @@ func ReadInputs(a *githubactions.Action) (*Inputs, error) {
 	if in.Command == "" {
 		in.Command = plan.CommandAuto
 	}
-	commands := append(slices.Clone(plan.Commands), CommandPlan)
+	commands := append(slices.Clone(plan.Commands), CommandPlan, CommandCancel)
 	if !slices.Contains(commands, in.Command) {
 		errs = append(errs, fmt.Errorf("input command: %q is not one of %s", in.Command, strings.Join(commands, ", ")))
 	}

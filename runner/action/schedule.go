@@ -15,6 +15,7 @@ import (
 	"github.com/containercraft/konductor-action/runner"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
+	"github.com/containercraft/konductor-action/runner/lock"
 	"github.com/containercraft/konductor-action/runner/plan"
 	"github.com/containercraft/konductor-action/runner/result"
 )
@@ -154,20 +155,39 @@ func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
 			}
 			return res
 		}
+		if res != nil && !res.LockedSince.IsZero() {
+			// A lock this old outlived its update, most likely killed:
+			// waiting would only fail later. Say so and how to clear it.
+			if age := r.Clock.Now().Sub(res.LockedSince); age >= r.in.StaleLockAge {
+				res.Error = fmt.Sprintf("not waiting: the lock is %s old, at least stale-lock-age (%s), so its update is most likely gone\n%s%s",
+					lock.Ago(age), lock.Ago(r.in.StaleLockAge), res.Error, cancelInWorkflow(sp.Name))
+				return res
+			}
+		}
 		if r.Clock.Now().Add(delay).After(deadline) {
 			why := fmt.Sprintf("the stack is still locked by another update after waiting %s", r.LockTimeout)
 			if res == nil {
 				return r.notRunResult(sp.Name, result.Failed, why+": "+err.Error())
 			}
-			res.Error = why + "\n" + res.Error
+			res.Error = why + "\n" + res.Error + cancelInWorkflow(sp.Name)
 			return res
 		}
-		fmt.Fprintf(log, "stack %s is locked by another update; retrying in %s\n", sp.Name, delay)
+		holder := "another update"
+		if res != nil && res.LockedBy != "" {
+			holder = fmt.Sprintf("%s since %s (%s ago)", res.LockedBy, res.LockedSince.UTC().Format(time.RFC3339),
+				lock.Ago(max(r.Clock.Now().Sub(res.LockedSince), 0)))
+		}
+		fmt.Fprintf(log, "stack %s is locked by %s; retrying in %s (waiting up to %s)\n", sp.Name, holder, delay, r.LockTimeout)
 		if err := r.Clock.Sleep(r.ctx, delay); err != nil {
 			return r.notRunResult(sp.Name, result.Failed, "cancelled while waiting for the stack lock: "+err.Error())
 		}
 		delay = min(2*delay, maxLockDelay)
 	}
+}
+
+// cancelInWorkflow says how to clear a stale lock from a workflow.
+func cancelInWorkflow(stack string) string {
+	return fmt.Sprintf("; from a workflow: run it with `command: cancel` and `stacks: %s`", stack)
 }
 
 // locked reports whether a run failed because another update holds the
