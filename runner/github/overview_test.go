@@ -1,6 +1,7 @@
 package github_test
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -365,4 +366,53 @@ func TestOverviewBudget(t *testing.T) {
 		}
 	}
 	checkRoundTrip(t, "budget", body, github.MaxBodyLength)
+	golden(t, "overview_8_budget.golden", outline(body))
+}
+
+// outline is what a reviewer scanning a long comment sees: everything
+// above the sections, then each section's heading and how much of it was
+// left out.
+func outline(body string) string {
+	var b strings.Builder
+	i := strings.Index(body, "<!-- konductor:section:")
+	b.WriteString(body[:i])
+	for _, l := range strings.Split(body[i:], "\n") {
+		if strings.HasPrefix(l, "### ") || strings.HasPrefix(l, "<!-- konductor:fold") || strings.Contains(l, "✂️") {
+			b.WriteString("…\n" + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestOverviewMatrix: eight jobs, one per stack, each writing only its own
+// section, in any order, leave the comment one job writing all eight
+// would: the table and the shared findings come from what each section
+// carries.
+func TestOverviewMatrix(t *testing.T) {
+	t.Parallel()
+	all := sections(eightStacks(), 0)
+	want := github.Compose(github.DefaultHeader, all, github.MaxBodyLength)
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5, 6, 7}, {7, 6, 5, 4, 3, 2, 1, 0}, {3, 0, 6, 1, 7, 2, 5, 4}} {
+		e := newEnv(t, nil)
+		for _, i := range order {
+			if _, err := e.gh.UpsertSection(context.Background(), owner, repo, prNum, all[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := marked(e.srv, prNum)
+		if len(m) != 1 {
+			t.Fatalf("order %v: %d comments", order, len(m))
+		}
+		if m[0].Body != want {
+			t.Errorf("order %v: the comment differs from one job's:\n%s\n--- want ---\n%s", order, m[0].Body, want)
+		}
+		// A rerun of any job changes nothing.
+		patches := count(e.srv, "PATCH", "")
+		if _, err := e.gh.UpsertSection(context.Background(), owner, repo, prNum, all[order[0]]); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(e.srv, "PATCH", ""); n != patches {
+			t.Errorf("order %v: a rerun edited the comment", order)
+		}
+	}
 }
