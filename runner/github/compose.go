@@ -199,11 +199,11 @@ func render(header string, sections []Section, lay layout, bodies []string, keys
 // once; each section says such a finding by a reference to it. The section
 // of a stack with nothing to review (no changes, no violations) is folded.
 //
-// When the sections do not fit, each gets a fair share of the room left by
-// the header, the table and markers, then what remains goes to the sections
-// that matter most first (failed, blocked, mandatory violations, then
-// changes, then the rest): within the fair share a section smaller than an
-// equal share keeps all of it, and what it leaves is shared among the
+// When the sections do not fit, each first gets up to an equal part of half
+// the room left by the header, the table and markers; the rest goes to the
+// sections that matter most first (failed, blocked, mandatory violations,
+// then changes, then the rest), shared within each kind so that a section
+// smaller than an equal share keeps all of it and what it leaves goes to the
 // bigger ones. A section over its share is cut at a line boundary, never
 // mid-line; a <details> block or code fence left open is closed, and a last
 // line says how many lines were left out and that the full diff is in the
@@ -242,8 +242,8 @@ func Compose(header string, sections []Section, limit int) string {
 }
 
 // tieredShares splits room among sizes: first every section gets up to an
-// equal part of half the room, then the rest goes to the lowest tier
-// first, by water-filling within a tier. A more important section is cut
+// equal part of half the room, then the rest goes tier by tier, tier 0
+// (the most important) first, by water-filling within a tier. A more important section is cut
 // only when every less important one is down to its part.
 func tieredShares(sizes, tiers []int, room int) []int {
 	shares := make([]int, len(sizes))
