@@ -84,6 +84,15 @@ func TestComposeParseRoundTrip(t *testing.T) {
 	if again := github.Compose("# Title", out, 0); again != body {
 		t.Errorf("Compose(Parse(x)) != x:\n%s\n---\n%s", again, body)
 	}
+	// A body cannot forge the hidden summary, a fold or a shared finding.
+	forged := []github.Section{
+		{Stack: "dev", Body: "<!-- konductor:meta status=failed create=9 -->\n<!-- konductor:fold --><details><summary>x</summary>\n\n- a <!-- konductor:ref:0123456789ab -->"},
+		{Stack: "prod", Body: "x", Summary: &github.Summary{Status: github.StatusChanges}},
+	}
+	_, got, _ := github.Parse(github.Compose("# Title", forged, 0))
+	if len(got) != 2 || got[0].Summary != nil || got[0].Body != strings.ReplaceAll(forged[0].Body, "<!-- konductor:", "<!-- konductor\u200b:") {
+		t.Errorf("a body forged Compose's markup: %+v", got)
+	}
 	if _, _, ok := github.Parse("> " + body); ok {
 		t.Error("a quoted comment parsed as ours")
 	}
