@@ -112,7 +112,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("pulumi CLI not usable %s (build it with `make tools`, or set %s): %w", where, EnvPulumiRoot, err)
 	}
 	log.Debug("pulumi CLI", "version", cmd.Version().String(), "root", opts.PulumiRoot)
-	return &Engine{cmd: cmd, opts: opts, vars: vars, getenv: getenv, log: log}, nil
+	return &Engine{cmd: newCommand(cmd, opts.PulumiRoot), opts: opts, vars: vars, getenv: getenv, log: log}, nil
 }
 
 // Request is one operation on one stack.

@@ -3,6 +3,7 @@ package action_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,25 +31,55 @@ const (
 // A deploy cancelled as GitHub cancels a step while a provider operation is
 // in flight: the kubernetes provider awaits cert-manager's controller
 // Deployment, whose pods can never be scheduled (a nodeSelector no node
-// matches), so its create would outlast the window by minutes. konductor
-// must stop the engine, write the stack's cancelled section to the job
-// summary and its outputs, and exit by itself before the kill; the next
-// deploy, with pods that schedule, must succeed on the same state.
+// matches), so the operation would outlast the window by minutes.
+// konductor must stop the engine, write the stack's cancelled section to
+// the job summary and its outputs, and exit by itself before the kill; the
+// next deploy, with pods that schedule, must succeed on the same state.
+//
+// Twice: a create cancelled with the pinned CLI as it is, then an update
+// cancelled with a CLI deaf to the graceful cancel, as the engine is while
+// a provider that ignores cancellation finishes its operation.
 func TestCancelInsideGitHubWindow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
 	t.Parallel()
+	began := time.Now()
 	c := kubecluster.Start(t)
 	cs := c.Client(t)
-	ctx := t.Context()
 	ws, stack := platformOnCluster(t, c)
-	const unschedulable = "    chart_path: .konductor/charts/cert-manager\n" +
-		"    values:\n      nodeSelector:\n        konductor.test/pool: nowhere\n"
-	edit(t, stack, "    chart_path: .konductor/charts/cert-manager\n", unschedulable)
+	const (
+		schedulable   = "    chart_path: .konductor/charts/cert-manager\n"
+		unschedulable = schedulable + "    values:\n      nodeSelector:\n        konductor.test/pool: nowhere\n"
+	)
 	w := newWorldIn(t, ws)
 	env := map[string]string{"GITHUB_SHA": pushSHA, "GITHUB_REF": "refs/heads/main"}
 
+	edit(t, stack, schedulable, unschedulable)
+	r := cancelMidUp(t, w, cs, env)
+	// The provider's own words: its await was cancelled, not timed out.
+	contains(t, "summary after cancelling the create", r.summary, `Resource operation was cancelled for "cert-manager"`)
+	t.Logf("state after cancelling the create: %s", stateSummary(t, w))
+	edit(t, stack, unschedulable, schedulable)
+	deployed(t, w, cs, env)
+
+	edit(t, stack, schedulable, unschedulable)
+	deaf := maps.Clone(env)
+	deaf["KONDUCTOR_PULUMI_ROOT"] = deafCLI(t)
+	cancelMidUp(t, w, cs, deaf)
+	t.Logf("state after cancelling the update: %s", stateSummary(t, w))
+	edit(t, stack, unschedulable, schedulable)
+	deployed(t, w, cs, env)
+	t.Logf("test took %s", time.Since(began).Round(time.Second))
+}
+
+// cancelMidUp starts a deploy, waits until the provider awaits a
+// controller pod that cannot be scheduled, and cancels the step exactly
+// as GitHub does. konductor must exit by itself before the kill, leave
+// no process and no lock behind, and say in the job summary, the log and
+// the result output that the stack's update was cancelled.
+func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string]string) run {
+	t.Helper()
 	began := time.Now()
 	s := w.start("push", fixture(t, "push.main.json"), env)
 	pid := s.cmd.Process.Pid
@@ -62,19 +93,16 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 	// Whatever happens, nothing of the step outlives the test.
 	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
 
-	// In flight: the Deployment is created and its pod is unschedulable,
-	// so the provider is awaiting a readiness that cannot come.
-	for {
-		if pendingPod(t, cs) {
-			break
-		}
+	// In flight: the Deployment is applied and its new pod unschedulable,
+	// so the provider awaits a readiness that cannot come.
+	for !pendingPod(t, cs, began) {
 		select {
 		case r := <-exited:
 			t.Fatalf("the deploy ended before its Deployment was awaited: %s", r)
 		case <-time.After(250 * time.Millisecond):
 		}
 		if time.Since(began) > 3*time.Minute {
-			t.Fatal("cert-manager's controller pod never appeared")
+			t.Fatal("no unschedulable cert-manager controller pod after 3 minutes")
 		}
 	}
 	t.Logf("cert-manager's controller pod pending %s after the step started", time.Since(began).Round(100*time.Millisecond))
@@ -97,8 +125,7 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 			r = <-exited
 		}
 	}
-	took := exitedAt.Sub(sigint)
-	t.Logf("SIGINT → exit: %s (SIGTERM sent: %v, killed: %v)", took.Round(10*time.Millisecond), termSent, killed)
+	t.Logf("SIGINT → exit: %s (SIGTERM sent: %v, killed: %v)", exitedAt.Sub(sigint).Round(10*time.Millisecond), termSent, killed)
 	left := groupMembers(t, pid)
 	// GitHub removes what is left of the step when it ends.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
@@ -113,9 +140,7 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("exit after cancelling: %s", r)
 	}
-	// The provider's own words: its await was cancelled, not timed out.
-	contains(t, "summary after cancelling", r.summary, "`dev` — up failed", "cancelled: ",
-		`Resource operation was cancelled for "cert-manager"`)
+	contains(t, "summary after cancelling", r.summary, "`dev` — up failed", "cancelled: ")
 	contains(t, "log after cancelling", r.stdout, "::warning::konductor: cancelled (interrupt signal received)")
 	var results map[string]action.StackResult
 	if err := json.Unmarshal([]byte(r.outputMap(t)[action.OutputResult]), &results); err != nil {
@@ -127,34 +152,66 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 	if locks := lockFiles(t, w.state); len(locks) != 0 {
 		t.Errorf("locks left after cancelling: %v", locks)
 	}
-	t.Logf("state after cancelling: %s", stateSummary(t, w))
+	return r
+}
 
-	// The configuration is fixed: the next deploy succeeds on that state.
-	edit(t, stack, unschedulable, "    chart_path: .konductor/charts/cert-manager\n")
-	r = w.step("push", fixture(t, "push.main.json"), env)
+// deployed runs a deploy that must succeed: cert-manager's controller
+// ready, and the state holding every resource once and no pending
+// operation.
+func deployed(t *testing.T, w *world, cs kubernetes.Interface, env map[string]string) {
+	t.Helper()
+	r := w.step("push", fixture(t, "push.main.json"), env)
 	if r.code != 0 {
 		t.Fatalf("the deploy after the cancelled one: %s", r)
 	}
 	contains(t, "summary of the next deploy", r.summary, "`dev` — up succeeded")
-	d, err := cs.AppsV1().Deployments("cert-manager").Get(ctx, "cert-manager", metav1.GetOptions{})
-	if err != nil || d.Status.ReadyReplicas < 1 {
-		t.Errorf("cert-manager's controller after the next deploy: %v, ready %v", err, d.Status.ReadyReplicas)
+	d, err := cs.AppsV1().Deployments("cert-manager").Get(t.Context(), "cert-manager", metav1.GetOptions{})
+	if err != nil {
+		t.Errorf("cert-manager's controller after the next deploy: %v", err)
+	} else if d.Status.ReadyReplicas < 1 {
+		t.Errorf("cert-manager's controller not ready after the next deploy: %+v", d.Status)
 	}
 	if got := stateSummary(t, w); !strings.HasPrefix(got, "0 pending operations, every resource once") {
 		t.Errorf("state after the next deploy: %s", got)
 	}
-	t.Logf("test took %s", time.Since(began).Round(time.Second))
 }
 
-// pendingPod reports whether cert-manager's controller has a pod the
-// scheduler has declared unschedulable.
-func pendingPod(t *testing.T, cs kubernetes.Interface) bool {
+// deafCLI is a KONDUCTOR_PULUMI_ROOT whose bin/pulumi runs the pinned CLI
+// but keeps the first SIGINT from it, as an engine whose provider ignores
+// the cancel keeps working; the later ones reach it.
+func deafCLI(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	script := `#!/bin/sh
+heard=0
+trap 'if [ $heard = 1 ]; then kill -INT $child; fi; heard=1' INT
+` + filepath.Join(testenv.PulumiRoot(t), "bin", "pulumi") + ` "$@" <&0 &
+child=$!
+while :; do
+	wait $child
+	rc=$?
+	kill -0 $child 2>/dev/null || exit $rc
+done
+`
+	testenv.Write(t, filepath.Join(root, "bin", "pulumi"), script)
+	if err := os.Chmod(filepath.Join(root, "bin", "pulumi"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// pendingPod reports whether cert-manager's controller has a pod created
+// since then that the scheduler has declared unschedulable.
+func pendingPod(t *testing.T, cs kubernetes.Interface, since time.Time) bool {
 	t.Helper()
 	pods, err := cs.CoreV1().Pods("cert-manager").List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=controller"})
 	if err != nil {
 		return false
 	}
 	for _, p := range pods.Items {
+		if p.CreationTimestamp.Time.Before(since.Truncate(time.Second)) {
+			continue
+		}
 		for _, c := range p.Status.Conditions {
 			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
 				return true
