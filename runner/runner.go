@@ -72,6 +72,24 @@ type Request struct {
 	// ClearPendingCreates: a refresh drops the pending creates an
 	// interrupted update left (konductor cancel).
 	ClearPendingCreates bool
+	// Review, for a deploy, is the reviewed preview it must match; nil
+	// when the deploy is not checked against a review (the CLI).
+	Review *ReviewCheck
+	// Mask hides what the caller masks in results before their review is
+	// computed, so reviews carry nothing the report would not show.
+	Mask func(*result.Result) *result.Result
+}
+
+// ReviewCheck is what a deploy's gating preview is compared with.
+type ReviewCheck struct {
+	// Reviewed is the last preview of the stack on the pull request the
+	// deployed commit came from; nil when none was found.
+	Reviewed *result.Review
+	// Source names it, or says why there is none.
+	Source string
+	// Fail stops an unreviewed deploy (on_unreviewed: fail) with nothing
+	// changed; otherwise it deploys and says what was not reviewed.
+	Fail bool
 }
 
 // Load validates a stack's configuration without running anything;
@@ -124,12 +142,16 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	ereq := engine.Request{Operation: req.Operation, Stack: st, Program: prog, Refresh: req.Refresh,
 		PolicyPacks: append(packs.Packs, req.PolicyPacks...), PolicyConfigs: configs, Progress: req.Progress,
 		ClearPendingCreates: req.ClearPendingCreates}
-	if req.Operation == result.Up && len(ereq.PolicyPacks) > 0 {
+	if req.Operation == result.Up && (len(ereq.PolicyPacks) > 0 || req.Review != nil) {
 		// A mandatory violation must block a deploy before any resource is
 		// touched: during `up` the engine would apply the steps it reaches
-		// before the violating resource. Preview with the policies first.
+		// before the violating resource. Preview with the policies first;
+		// its plan is what the deploy may do once it matches the review.
 		pre := ereq
 		pre.Operation = result.Preview
+		if req.Review != nil {
+			pre.SavePlan = filepath.Join(tmp, "plan.json")
+		}
 		res, err := r.Engine.Run(ctx, pre)
 		if err != nil {
 			return nil, err
@@ -142,13 +164,72 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 			}
 			return res, nil
 		}
+		if req.Review != nil {
+			out := compareReview(req, mask(req, res))
+			if !out.Matched() && req.Review.Fail {
+				res.Operation, res.Commit, res.Status, res.Reviewed = result.Up, req.Commit, result.Unreviewed, out
+				res.Error = "deploy stopped before any change: " + unreviewedWhy(out)
+				return res, nil
+			}
+			ereq.Plan, out.Plan = planFor(pre.SavePlan, out)
+			up, err := r.Engine.Run(ctx, ereq)
+			if err != nil {
+				return nil, err
+			}
+			up.Commit, up.Reviewed, up.Review = req.Commit, out, res.Review
+			return up, nil
+		}
 	}
 	res, err := r.Engine.Run(ctx, ereq)
 	if err != nil {
 		return nil, err
 	}
 	res.Commit = req.Commit
+	if res.Operation == result.Preview && res.Status == result.Succeeded {
+		res.Review = result.ReviewOf(mask(req, res)).Encode()
+	}
 	return res, nil
+}
+
+func mask(req Request, res *result.Result) *result.Result {
+	if req.Mask == nil {
+		return res
+	}
+	return req.Mask(res)
+}
+
+// compareReview compares a deploy's gating preview with the review.
+func compareReview(req Request, pre *result.Result) *result.ReviewOutcome {
+	pre.Review = result.ReviewOf(pre).Encode()
+	out := &result.ReviewOutcome{Source: req.Review.Source}
+	if req.Review.Reviewed == nil {
+		return out
+	}
+	out.Found = true
+	out.Differences = result.Differences(*req.Review.Reviewed, pre)
+	return out
+}
+
+// planFor says which plan the deploy keeps to: the gating preview's, when
+// the deploy is what was reviewed and the engine saved one.
+func planFor(path string, out *result.ReviewOutcome) (plan, why string) {
+	switch {
+	case !out.Matched():
+		return "", "deployed without a plan: it is not what was reviewed"
+	default:
+		if _, err := os.Stat(path); err != nil {
+			return "", "deployed without a plan: the engine saved none for this stack"
+		}
+		return path, "kept to the plan of the preview that matched the review"
+	}
+}
+
+func unreviewedWhy(out *result.ReviewOutcome) string {
+	if !out.Found {
+		return "no reviewed preview (" + out.Source + ") and the stack requires one (on_unreviewed: fail)"
+	}
+	return fmt.Sprintf("%d change(s) differ from the review (%s) and the stack requires a reviewed deploy (on_unreviewed: fail)",
+		len(out.Differences), out.Source)
 }
 
 // Secrets returns the secret values of the stack's config, so a caller can

@@ -27,6 +27,25 @@ type StackSettings struct {
 	// Pulumi.<stack>.yaml always does.
 	Paths    []string `yaml:"paths"`
 	Policies Policies `yaml:"policies"`
+	// Protected marks a stack whose deploys must be what a pull request
+	// reviewed: OnUnreviewed defaults to fail.
+	Protected bool `yaml:"protected"`
+	// OnUnreviewed is what a push deploy does when its preview differs
+	// from the merged pull request's last preview of the stack, or none
+	// was found: fail (nothing changes, exit 1) or deploy (and say so).
+	OnUnreviewed string `yaml:"on_unreviewed" enum:"fail,deploy"`
+}
+
+// Unreviewed is the stack's on_unreviewed, defaulted: fail for a
+// protected stack, deploy otherwise.
+func (s StackSettings) Unreviewed() string {
+	switch {
+	case s.OnUnreviewed != "":
+		return s.OnUnreviewed
+	case s.Protected:
+		return "fail"
+	}
+	return "deploy"
 }
 
 // Policies configures policy packs and per-rule enforcement.

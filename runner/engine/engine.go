@@ -132,6 +132,10 @@ type Request struct {
 	// ClearPendingCreates makes a refresh drop the pending creates an
 	// interrupted update left (`pulumi refresh --clear-pending-creates`).
 	ClearPendingCreates bool
+	// SavePlan makes a preview save its update plan to this file
+	// (`pulumi preview --save-plan`); Plan makes an up keep to the plan in
+	// this file (`pulumi up --plan`): it fails rather than do more.
+	SavePlan, Plan string
 }
 
 // Run performs one operation and returns its result. The error is non-nil
@@ -193,6 +197,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		if req.Refresh {
 			opts = append(opts, optpreview.Refresh())
 		}
+		if req.SavePlan != "" {
+			opts = append(opts, optpreview.Plan(req.SavePlan))
+		}
 		_, err = stack.Preview(ctx, opts...)
 	case result.Up:
 		opts := []optup.Option{optup.EventStreams(ch), optup.Color("never"),
@@ -205,6 +212,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		}
 		if req.Refresh {
 			opts = append(opts, optup.Refresh())
+		}
+		if req.Plan != "" {
+			opts = append(opts, optup.Plan(req.Plan))
 		}
 		_, err = stack.Up(ctx, opts...)
 	case result.Refresh:

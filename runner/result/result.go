@@ -31,6 +31,10 @@ const (
 	Blocked Status = "blocked"
 	// Invalid: the stack's configuration was rejected; nothing ran.
 	Invalid Status = "invalid"
+	// Unreviewed: a deploy would change what the merged pull request's
+	// last preview did not show, and the stack requires a review
+	// (on_unreviewed: fail); nothing was changed.
+	Unreviewed Status = "unreviewed"
 )
 
 // Op is a step's operation as the engine names it, folded so that the two
@@ -162,7 +166,31 @@ type Result struct {
 	LockedBy    string        `json:"lockedBy,omitempty"`
 	LockedSince time.Time     `json:"lockedSince,omitzero"`
 	Duration    time.Duration `json:"durationNs"`
+	// Review is the encoded Review of this preview (or of a deploy's
+	// gating preview): what a reviewer saw, for the comment to carry.
+	Review string `json:"review,omitempty"`
+	// Reviewed is how a deploy compared with the reviewed preview; nil
+	// when the deploy was not checked against one.
+	Reviewed *ReviewOutcome `json:"reviewed,omitempty"`
 }
+
+// ReviewOutcome is how a deploy's gating preview compared with the
+// preview reviewed on the pull request it came from.
+type ReviewOutcome struct {
+	// Source names the review ("pull request #12, preview of abc1234")
+	// or says why there is none ("no pull request for commit abc1234").
+	Source string `json:"source"`
+	// Found is false when no reviewed preview was found.
+	Found bool `json:"found"`
+	// Differences is empty when the deploy is what was reviewed.
+	Differences []Difference `json:"differences,omitempty"`
+	// Plan says whether the update kept to the gating preview's plan:
+	// "kept to" or why not.
+	Plan string `json:"plan,omitempty"`
+}
+
+// Matched reports whether the deploy is exactly what was reviewed.
+func (o *ReviewOutcome) Matched() bool { return o != nil && o.Found && len(o.Differences) == 0 }
 
 // HasChanges reports whether anything would be or was changed.
 func (r *Result) HasChanges() bool {
