@@ -116,9 +116,11 @@ func (c *Client) learn(login string) {
 // ours reports whether a marked comment was written by the token's account
 // (me; "" when unknown, then none is). Logins are case-insensitive on GitHub,
 // and "[bot]" cannot occur in a user's login, so a login names one account.
-func ours(cm *gh.IssueComment, me string) bool {
-	return me != "" && strings.EqualFold(cm.GetUser().GetLogin(), me)
-}
+func ours(cm *gh.IssueComment, me string) bool { return isMe(cm.GetUser().GetLogin(), me) }
+
+// isMe reports whether login is the token's account me ("" when unknown,
+// then no login is): what ours says of a comment, for any author.
+func isMe(login, me string) bool { return me != "" && strings.EqualFold(login, me) }
 
 // ignore says, once per comment and client, that a comment carrying our
 // marker is left alone because another account wrote it.

@@ -96,6 +96,12 @@ type issuesAPI interface {
 	CreateComment(ctx context.Context, owner, repo string, number int, c *gh.IssueComment) (*gh.IssueComment, *gh.Response, error)
 	EditComment(ctx context.Context, owner, repo string, id int64, c *gh.IssueComment) (*gh.IssueComment, *gh.Response, error)
 	DeleteComment(ctx context.Context, owner, repo string, id int64) (*gh.Response, error)
+	// The drift issues (issues.go).
+	ListByRepo(ctx context.Context, owner, repo string, opts *gh.IssueListByRepoOptions) ([]*gh.Issue, *gh.Response, error)
+	Create(ctx context.Context, owner, repo string, issue *gh.IssueRequest) (*gh.Issue, *gh.Response, error)
+	Edit(ctx context.Context, owner, repo string, number int, issue *gh.IssueRequest) (*gh.Issue, *gh.Response, error)
+	GetLabel(ctx context.Context, owner, repo, name string) (*gh.Label, *gh.Response, error)
+	CreateLabel(ctx context.Context, owner, repo string, label *gh.Label) (*gh.Label, *gh.Response, error)
 }
 
 // pullRequestsAPI is the part of go-github's PullRequestsService that Client

@@ -83,3 +83,37 @@ type Fault struct {
 // the server (delete or edit a comment, inject a fault) or sleep to reorder
 // concurrent requests. Its argument has Status 0.
 type Hook func(Request)
+
+// Issue is an issue as the fake stores it. Pull requests are issues on
+// GitHub too: the fake lists them among the issues (with "pull_request"
+// set, as GitHub does) but keeps their data in PullRequest.
+type Issue struct {
+	Owner  string
+	Repo   string
+	Number int
+	Title  string
+	Body   string
+	Login  string // author
+	State  string // "open" or "closed"
+	// StateReason is "completed", "not_planned" or "reopened" ("" while
+	// never closed).
+	StateReason string
+	Labels      []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ClosedAt    time.Time
+}
+
+// Label is a repository's label.
+type Label struct {
+	Name        string
+	Color       string
+	Description string
+}
+
+// Permission levels of a token for a scope (SetPermission).
+const (
+	PermissionNone  = "none"
+	PermissionRead  = "read"
+	PermissionWrite = "write"
+)

@@ -1,6 +1,7 @@
 // Package fakegithub is a strict in-process fake of the parts of GitHub's REST
 // API that konductor uses: issue comments, pull request files and pull
-// requests, and who a token is (GET /user and GraphQL's viewer { login }).
+// requests, issues and labels (issues.go), and who a token is (GET /user
+// and GraphQL's viewer { login }).
 // It answers like GitHub (status codes, error JSON, RFC 5988 Link
 // pagination, X-RateLimit-* headers, the 65,536-character comment limit) and
 // refuses everything else: a route it does not know is a 404 that the test
@@ -129,6 +130,11 @@ type Server struct {
 	unexpected  []Request
 	lastCreated time.Time
 	noLog       bool
+
+	// Issues and labels (issues.go).
+	issueData map[issueKey]*Issue
+	labels    map[repoKey]map[string]Label
+	perms     map[string]map[string]string // token → scope → level
 }
 
 // New starts a fake GitHub API server that is closed when tb ends.
@@ -557,6 +563,9 @@ func (s *Server) handle(r *http.Request, rec Request, body []byte) response {
 		n, _ := strconv.Atoi(m[3])
 		return s.getPull(r, m[1], m[2], n)
 	}
+	if resp, ok := s.routeIssues(r, path, rec.Login, body); ok {
+		return resp
+	}
 	return notFound("")
 }
 
@@ -829,6 +838,12 @@ func (s *Server) createComment(r *http.Request, owner, repo string, n int, login
 	const route = "POST issue comment"
 	if !s.issues[key(owner, repo, n)] {
 		return notFound(route)
+	}
+	if _, pr := s.pulls[key(owner, repo, n)]; !pr {
+		// An issue's comments need the issues permission.
+		if bad := s.allowedLocked(r, login, "issues", true, route, docsBase+"/issues/comments#create-an-issue-comment"); bad != nil {
+			return *bad
+		}
 	}
 	body, bad := decodeComment(raw, route, docsBase+"/issues/comments#create-an-issue-comment")
 	if bad != nil {

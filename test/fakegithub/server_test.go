@@ -200,7 +200,7 @@ func TestUnexpectedRoutes(t *testing.T) {
 		{"GET", "users/octocat"},
 		{"PUT", "repos/o/r/issues/1/comments"},
 		{"POST", "repos/o/r/pulls/1/files"},
-		{"GET", "repos/o/r/issues/1"},
+		{"DELETE", "repos/o/r/issues/1"},
 	} {
 		if r := do(t, s, c.method, c.path, bearer, ""); r.status != 404 {
 			t.Errorf("%s %s: %d", c.method, c.path, r.status)
