@@ -60,11 +60,17 @@ type Section struct {
 	// "no stacks affected" note): it is never added beside sections of a
 	// newer commit. Not part of the comment.
 	Note bool
+	// Review is what the section's preview showed, encoded by
+	// result.Review.Encode: a deploy of the merged commit compares itself
+	// with it. Hidden in the comment.
+	Review string
 }
 
 var (
 	hexRE   = regexp.MustCompile(`^[0-9A-Fa-f]{7,64}$`)
-	beginRE = regexp.MustCompile(`^<!-- konductor:section:([A-Za-z0-9][A-Za-z0-9._/-]*):begin((?: [a-z-]+=[0-9A-Za-z]+)*) -->$`)
+	beginRE = regexp.MustCompile(`^<!-- konductor:section:([A-Za-z0-9][A-Za-z0-9._/-]*):begin((?: [a-z-]+=[0-9A-Za-z_-]+)*) -->$`)
+	// reviewRE is what result.Review.Encode writes.
+	reviewRE = regexp.MustCompile(`^[0-9a-f]{32}(-[0-9A-Za-z_-]*)?$`)
 )
 
 // ValidateSection reports a section that cannot be written safely.
@@ -76,6 +82,9 @@ func ValidateSection(s Section) error {
 		if v.val != "" && !hexRE.MatchString(v.val) {
 			return fmt.Errorf("github: section %s: %s %q is not a hex commit id", s.Stack, v.name, v.val)
 		}
+	}
+	if s.Review != "" && !reviewRE.MatchString(s.Review) {
+		return fmt.Errorf("github: section %s: review %q is not an encoded review", s.Stack, s.Review)
 	}
 	return nil
 }
@@ -109,6 +118,9 @@ func beginMarker(s Section) string {
 	}
 	if s.Digest != "" {
 		b.WriteString(" digest=" + s.Digest)
+	}
+	if s.Review != "" {
+		b.WriteString(" review=" + s.Review)
 	}
 	b.WriteString(" -->")
 	return b.String()
@@ -466,6 +478,8 @@ func Parse(body string) (header string, sections []Section, ok bool) {
 				s.SupersededBy = v
 			case "digest":
 				s.Digest = v
+			case "review":
+				s.Review = v
 			}
 		}
 		end := endMarker(s.Stack)

@@ -185,10 +185,14 @@ func parseMeta(line string) (s *Summary, keys []string) {
 // sectionDigest covers what a writer gave: the body and the summary.
 // Without a summary it is the body's digest, as before summaries were.
 func sectionDigest(s Section) string {
-	if s.Summary == nil {
-		return digest(s.Body)
+	text := s.Body
+	if s.Summary != nil {
+		text += "\n" + metaLine(s.Summary, findingKeys(s.Summary.Findings), "")
 	}
-	return digest(s.Body + "\n" + metaLine(s.Summary, findingKeys(s.Summary.Findings), ""))
+	if s.Review != "" {
+		text += "\nreview=" + s.Review
+	}
+	return digest(text)
 }
 
 func findingKeys(findings []string) []string {
