@@ -17,6 +17,9 @@ const (
 	OutputMandatoryViolations = "mandatory-violations"
 	OutputResult              = "result"
 	OutputStackOutputs        = "stack-outputs"
+	// OutputDriftedStacks lists the stacks a drift check found drifted
+	// (drift.go); [] on other runs.
+	OutputDriftedStacks = "drifted-stacks"
 	// OutputPlan and OutputMatrix are written by command: plan only.
 	OutputPlan   = "plan"
 	OutputMatrix = "matrix"
@@ -58,7 +61,7 @@ func (r *run) outputs(results []*result.Result) error {
 		summary[res.Stack] = StackResult{
 			Operation: res.Operation, Status: res.Status, HasChanges: res.HasChanges(), HasDestroy: res.HasDestroy(),
 			Counts: counts, PolicyViolations: len(res.Violations), MandatoryViolations: res.MandatoryViolations(),
-			Drift: r.plan != nil && r.plan.Drift && res.HasChanges(), Commit: res.Commit, Error: res.Error,
+			Drift: drifted(r.plan, res), Commit: res.Commit, Error: res.Error,
 		}
 		outs := map[string]any{}
 		for k, o := range res.Outputs {
@@ -79,6 +82,7 @@ func (r *run) outputs(results []*result.Result) error {
 		{OutputMandatoryViolations, strconv.Itoa(mandatory)},
 		{OutputResult, compactJSON(summary)},
 		{OutputStackOutputs, compactJSON(stackOutputs)},
+		{OutputDriftedStacks, compactJSON(driftedStacks(r.plan, results))},
 	}
 	return r.writeOutputs(kv)
 }
