@@ -232,10 +232,15 @@ func (e *Engine) Run(ctx context.Context, req Request) (*result.Result, error) {
 		return nil, fmt.Errorf("unknown operation %q", req.Operation)
 	}
 	// The API closes the channel at the end of the stream; if the CLI died
-	// before streaming, nothing will, so do not wait forever.
+	// before streaming, nothing will, so do not wait forever. A cancelled
+	// run waits less: it must still be reported inside GitHub's window.
+	streamWait := 5 * time.Second
+	if ctx.Err() != nil {
+		streamWait = time.Second
+	}
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(streamWait):
 		e.log.Warn("event stream did not close", "stack", st.Name)
 	}
 	r := b.Result()
