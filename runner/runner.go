@@ -215,10 +215,10 @@ func compareReview(req Request, pre *result.Result) *result.ReviewOutcome {
 func planFor(path string, out *result.ReviewOutcome) (plan, why string) {
 	switch {
 	case !out.Matched():
-		return "", "deployed without a plan: it is not what was reviewed"
+		return "", "ran without a plan: it is not what was reviewed"
 	default:
 		if _, err := os.Stat(path); err != nil {
-			return "", "deployed without a plan: the engine saved none for this stack"
+			return "", "ran without a plan: the engine saved none for this stack"
 		}
 		return path, "kept to the plan of the preview that matched the review"
 	}

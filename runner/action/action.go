@@ -71,6 +71,9 @@ type GitHub interface {
 	UpsertSections(ctx context.Context, owner, repo string, pr int, sections []github.Section, settle bool) (*github.Comment, error)
 	ReportDrift(ctx context.Context, owner, repo string, d github.Drift) (*github.DriftIssue, error)
 	ResolveDrift(ctx context.Context, owner, repo, stack, runURL string) (*github.DriftIssue, error)
+	// MergedPullRequest and Sections find what a push deploy was reviewed as.
+	MergedPullRequest(ctx context.Context, owner, repo, sha string) (*github.PullRequest, error)
+	Sections(ctx context.Context, owner, repo string, pr int) ([]github.Section, error)
 }
 
 var _ GitHub = (*github.Client)(nil)
@@ -117,8 +120,9 @@ type workflow struct {
 	repo      string
 	dir       string // absolute work dir
 	// settings is the config-file input made absolute; empty: the work
-	// dir's konductor.yaml.
+	// dir's konductor.yaml. cfg is what it holds.
 	settings string
+	cfg      *config.Settings
 	stacks   []string
 	gh       GitHub
 	runURL   string
@@ -139,9 +143,12 @@ type run struct {
 	mask    *mask.Masker
 	runner  Runner
 	backend backend.Backend
-	// sections are this run's sections of the pull request comment, each
-	// written as its stack finishes and settled once at the end.
-	sections []github.Section
+	// sections are this run's sections of pull request commentPR's
+	// comment, each written as its stack finishes and settled once at the
+	// end.
+	sections  []github.Section
+	commentPR int
+	merged    merged
 }
 
 // Run runs the action. Its error wraps ErrBadInput or is config.Errors for

@@ -30,6 +30,7 @@ func (w *workflow) readPlan() error {
 	if err != nil {
 		return err
 	}
+	w.cfg = settings
 	if w.in.Command == CommandCancel {
 		// Cancel runs no operation: no plan, no changed files to list.
 		w.plan = &plan.Plan{NothingToDo: true, Reason: "command cancel: clearing stale locks of " + strings.Join(w.in.Stacks, ", ") + "; no operation runs",

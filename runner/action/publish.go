@@ -64,7 +64,7 @@ func (r *run) nothingToDo() error {
 		if len(r.stacks) == 0 {
 			body = fmt.Sprintf("### ✅ No stacks affected\n\nThere is no Pulumi.<stack>.yaml in `%s`. Nothing was previewed.", r.in.WorkDir)
 		}
-		if err := r.comment(NoStacksSection, body+r.footer(""), &github.Summary{Status: github.StatusNote}); err != nil {
+		if err := r.comment(NoStacksSection, body+r.footer(""), &github.Summary{Status: github.StatusNote}, ""); err != nil {
 			errs = append(errs, err)
 		}
 		errs = append(errs, r.summary("### Konductor\n\n"+p.Reason+". Nothing was previewed.\n"))
@@ -126,7 +126,7 @@ func (r *run) publish(sp plan.StackPlan, res *result.Result) error {
 	if r.plan.PR != 0 {
 		budget := (report.CommentLimit - 2048) / max(1, len(r.stacks))
 		body := report.Markdown(res, report.Options{Budget: budget - 512, FullDiffAt: "the job summary"})
-		if err := r.comment(sp.Name, strings.TrimRight(body, "\n")+r.embeddedNote()+r.footer(sp.Reason), github.SummaryOf(res)); err != nil {
+		if err := r.comment(sp.Name, strings.TrimRight(body, "\n")+r.embeddedNote()+r.footer(sp.Reason), github.SummaryOf(res), res.Review); err != nil {
 			if r.plan.Fork {
 				// A fork's token is read-only: the summary has it all.
 				r.log.Warningf("could not write the pull request comment (a fork's token is read-only): %v", err)
@@ -134,6 +134,9 @@ func (r *run) publish(sp plan.StackPlan, res *result.Result) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if err := r.deploySection(res); err != nil {
+		errs = append(errs, err)
 	}
 	r.annotate(res)
 	return errors.Join(errs...)
@@ -172,17 +175,13 @@ func (r *run) footer(reason string) string {
 
 // comment writes a section of the pull request's sticky comment, with the
 // run's sections written before it; settleComment settles them at the end.
-// sum is what the table of stacks above the sections says of it.
-func (r *run) comment(stack, body string, sum *github.Summary) error {
+// sum is what the table of stacks above the sections says of it, review
+// what a deploy of the merged commit must match.
+func (r *run) comment(stack, body string, sum *github.Summary, review string) error {
 	if !r.in.CommentOnPR || r.plan.PR == 0 {
 		return nil
 	}
-	if sum != nil {
-		for i, f := range sum.Findings {
-			sum.Findings[i] = r.mask.String(f) // masked as the body is, to match its lines
-		}
-	}
-	sec := github.Section{Stack: stack, Body: r.mask.String(body), Summary: sum}
+	sec := github.Section{Stack: stack, Body: body, Summary: sum, Review: review}
 	if stack == NoStacksSection {
 		sec.Note = true
 	} else {
@@ -192,7 +191,20 @@ func (r *run) comment(stack, body string, sum *github.Summary) error {
 	if github.IsCommitSHA(r.plan.HeadSHA) {
 		sec.SHA = r.plan.HeadSHA
 	}
-	r.sections = append(slices.DeleteFunc(r.sections, func(s github.Section) bool { return s.Stack == stack }), sec)
+	return r.commentOn(r.plan.PR, sec)
+}
+
+// commentOn writes sec, masked, into pull request pr's comment with the
+// run's other sections (a run writes to one pull request).
+func (r *run) commentOn(pr int, sec github.Section) error {
+	if sec.Summary != nil {
+		for i, f := range sec.Summary.Findings {
+			sec.Summary.Findings[i] = r.mask.String(f) // masked as the body is, to match its lines
+		}
+	}
+	sec.Body = r.mask.String(sec.Body)
+	r.commentPR = pr
+	r.sections = append(slices.DeleteFunc(r.sections, func(s github.Section) bool { return s.Stack == sec.Stack }), sec)
 	return r.writeComment(false)
 }
 
@@ -227,7 +239,7 @@ func (r *run) writeComment(settle bool) error {
 	for i, s := range r.sections {
 		names[i] = s.Stack
 	}
-	c, err := gh.UpsertSections(r.pubCtx, r.owner, r.repo, r.plan.PR, r.sections, settle)
+	c, err := gh.UpsertSections(r.pubCtx, r.owner, r.repo, r.commentPR, r.sections, settle)
 	switch {
 	case errors.Is(err, github.ErrBudget):
 		return fmt.Errorf("pull request comment not updated (%s): GitHub took longer than konductor allows a run's GitHub calls; "+

@@ -144,7 +144,8 @@ func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
 		return r.notRunResult(sp.Name, result.Failed, err.Error())
 	}
 	req := runner.Request{Operation: p.Operation, Dir: r.dir, Stack: sp.Name, Commit: p.HeadSHA, Refresh: p.Refresh,
-		PolicyPacks: r.policyPacks(), SettingsFile: r.settings, Progress: log}
+		PolicyPacks: r.policyPacks(), SettingsFile: r.settings, Progress: log,
+		Review: r.reviewCheck(sp.Name), Mask: r.mask.Result}
 	deadline := r.Clock.Now().Add(r.LockTimeout)
 	delay := firstLockDelay
 	for {

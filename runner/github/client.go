@@ -109,6 +109,7 @@ type issuesAPI interface {
 type pullRequestsAPI interface {
 	Get(ctx context.Context, owner, repo string, number int) (*gh.PullRequest, *gh.Response, error)
 	ListFiles(ctx context.Context, owner, repo string, number int, opts *gh.ListOptions) ([]*gh.CommitFile, *gh.Response, error)
+	ListPullRequestsWithCommit(ctx context.Context, owner, repo, sha string, opts *gh.ListOptions) ([]*gh.PullRequest, *gh.Response, error)
 }
 
 var (
@@ -326,6 +327,9 @@ type PullRequest struct {
 	HeadSHA, BaseSHA   string
 	// ChangedFiles is how many files the pull request changes.
 	ChangedFiles int
+	// Merged and MergeCommitSHA say whether and by which commit it merged.
+	Merged         bool
+	MergeCommitSHA string
 }
 
 // IsFork reports whether the head is in another repository than the base
@@ -339,16 +343,57 @@ func (c *Client) PullRequest(ctx context.Context, owner, repo string, pr int) (*
 	if err != nil {
 		return nil, fmt.Errorf("github: get pull request %s/%s#%d: %w", owner, repo, pr, err)
 	}
+	return pullRequestOf(p), nil
+}
+
+func pullRequestOf(p *gh.PullRequest) *PullRequest {
 	return &PullRequest{
-		Number:       p.GetNumber(),
-		HeadRepo:     p.GetHead().GetRepo().GetFullName(),
-		BaseRepo:     p.GetBase().GetRepo().GetFullName(),
-		HeadRef:      p.GetHead().GetRef(),
-		BaseRef:      p.GetBase().GetRef(),
-		HeadSHA:      p.GetHead().GetSHA(),
-		BaseSHA:      p.GetBase().GetSHA(),
-		ChangedFiles: p.GetChangedFiles(),
-	}, nil
+		Number:         p.GetNumber(),
+		HeadRepo:       p.GetHead().GetRepo().GetFullName(),
+		BaseRepo:       p.GetBase().GetRepo().GetFullName(),
+		HeadRef:        p.GetHead().GetRef(),
+		BaseRef:        p.GetBase().GetRef(),
+		HeadSHA:        p.GetHead().GetSHA(),
+		BaseSHA:        p.GetBase().GetSHA(),
+		ChangedFiles:   p.GetChangedFiles(),
+		Merged:         p.GetMerged() || p.MergedAt != nil,
+		MergeCommitSHA: p.GetMergeCommitSHA(),
+	}
+}
+
+// MergedPullRequest finds the merged pull request a pushed commit came
+// from (GitHub associates a merge, squash or rebase merge commit with its
+// pull request), preferring the one whose merge commit it is. Nil when
+// there is none: a direct push.
+func (c *Client) MergedPullRequest(ctx context.Context, owner, repo, sha string) (*PullRequest, error) {
+	prs, _, err := c.pulls.ListPullRequestsWithCommit(ctx, owner, repo, sha, &gh.ListOptions{PerPage: 100})
+	if err != nil {
+		return nil, fmt.Errorf("github: pull requests of commit %s in %s/%s: %w", sha, owner, repo, err)
+	}
+	var found *PullRequest
+	for _, p := range prs {
+		pr := pullRequestOf(p)
+		switch {
+		case !pr.Merged:
+		case sameCommit(pr.MergeCommitSHA, sha):
+			return pr, nil
+		case found == nil:
+			found = pr
+		}
+	}
+	return found, nil
+}
+
+// Sections reads the sections of a pull request's sticky comment (the
+// oldest marked comment the token's account wrote); none when it has none.
+func (c *Client) Sections(ctx context.Context, owner, repo string, pr int) ([]Section, error) {
+	w := &writer{c: c, t: c.thread(owner, repo, pr), owner: owner, repo: repo, pr: pr, skipped: map[int64]bool{}}
+	cm, err := w.list(ctx)
+	if err != nil || cm == nil {
+		return nil, err
+	}
+	_, secs, _ := Parse(cm.GetBody())
+	return secs, nil
 }
 
 // ChangedFiles lists the paths a pull request changes, every page; a renamed

@@ -291,6 +291,31 @@ func (w *writer) reread(ctx context.Context, id int64) (*gh.IssueComment, error)
 // created one still in use finds the oldest when it settles and writes
 // there. Nil when there is none.
 func (w *writer) find(ctx context.Context) (*gh.IssueComment, error) {
+	mine, err := w.mine(ctx)
+	if err != nil || len(mine) == 0 {
+		return nil, err
+	}
+	oldest := mine[0]
+	for _, cm := range mine[1:] {
+		if err := w.drop(ctx, cm.GetID(), oldest.GetID()); err != nil {
+			return nil, err
+		}
+	}
+	w.t.created = slices.DeleteFunc(w.t.created, func(id int64) bool { return id != oldest.GetID() })
+	return oldest, nil
+}
+
+// list returns the oldest marked comment of ours without changing any.
+func (w *writer) list(ctx context.Context) (*gh.IssueComment, error) {
+	mine, err := w.mine(ctx)
+	if err != nil || len(mine) == 0 {
+		return nil, err
+	}
+	return mine[0], nil
+}
+
+// mine lists the marked comments that are ours, oldest first.
+func (w *writer) mine(ctx context.Context) ([]*gh.IssueComment, error) {
 	var marked []*gh.IssueComment
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
 	for {
@@ -324,18 +349,8 @@ func (w *writer) find(ctx context.Context) (*gh.IssueComment, error) {
 		}
 		mine = append(mine, cm)
 	}
-	if len(mine) == 0 {
-		return nil, nil
-	}
 	slices.SortFunc(mine, func(a, b *gh.IssueComment) int { return cmp.Compare(a.GetID(), b.GetID()) })
-	oldest := mine[0]
-	for _, cm := range mine[1:] {
-		if err := w.drop(ctx, cm.GetID(), oldest.GetID()); err != nil {
-			return nil, err
-		}
-	}
-	w.t.created = slices.DeleteFunc(w.t.created, func(id int64) bool { return id != oldest.GetID() })
-	return oldest, nil
+	return mine, nil
 }
 
 // drop deletes id, a duplicate of the sticky comment keep.

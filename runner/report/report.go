@@ -62,6 +62,9 @@ type block struct {
 func blocks(r *result.Result, o Options) []*block {
 	var out []*block
 	out = append(out, &block{lines: header(r, o), keep: 1 << 30})
+	if r.Reviewed != nil {
+		out = append(out, reviewed(r))
+	}
 	if len(r.Violations) > 0 {
 		out = append(out, violations(r))
 	}

@@ -18,7 +18,7 @@ func header(r *result.Result, o Options) []string {
 	switch {
 	case r.Status == result.Failed || r.Status == result.Invalid:
 		icon = "❌"
-	case r.Status == result.Blocked || r.MandatoryViolations() > 0:
+	case r.Status == result.Blocked || r.Status == result.Unreviewed || r.MandatoryViolations() > 0:
 		icon = "🛑"
 	case r.HasDestroy():
 		icon = "⚠️"
@@ -302,4 +302,39 @@ func fullDiff(r *result.Result) *block {
 		lines = append(lines, escLine(l))
 	}
 	return &block{lines: lines, keep: 4, what: "diff lines", droppable: true, tail: []string{fence, "", "</details>"}}
+}
+
+// reviewed says how a deploy compared with the preview reviewed on its
+// pull request, and names what was not reviewed.
+func reviewed(r *result.Result) *block {
+	o := r.Reviewed
+	var line string
+	switch {
+	case o.Matched():
+		line = fmt.Sprintf("✅ **Reviewed:** the same changes as %s.", o.Source)
+	case r.Status == result.Unreviewed && !o.Found:
+		line = fmt.Sprintf("🛑 **Not reviewed:** %s; this stack deploys only what a pull request reviewed (`on_unreviewed: fail`). Nothing was changed.", o.Source)
+	case r.Status == result.Unreviewed:
+		line = fmt.Sprintf("🛑 **Not what was reviewed:** %d change(s) differ from %s; this stack deploys only what a pull request reviewed (`on_unreviewed: fail`). Nothing was changed.", len(o.Differences), o.Source)
+	case !o.Found:
+		line = fmt.Sprintf("⚠️ **Not reviewed:** %s; deployed anyway (`on_unreviewed: deploy`).", o.Source)
+	default:
+		line = fmt.Sprintf("⚠️ **Not what was reviewed:** %d change(s) differ from %s; deployed anyway (`on_unreviewed: deploy`).", len(o.Differences), o.Source)
+	}
+	if o.Plan != "" {
+		line += " The update " + o.Plan + "."
+	}
+	b := &block{lines: []string{"", line}, keep: 2, what: "unreviewed changes"}
+	if len(o.Differences) > 0 {
+		b.lines = append(b.lines, "")
+	}
+	for _, d := range o.Differences {
+		switch {
+		case d.URN != "":
+			b.lines = append(b.lines, fmt.Sprintf("- %s %s `%s`: %s", opIcon[d.Op], d.Op, esc(d.Name), d.Why))
+		default:
+			b.lines = append(b.lines, "- "+esc(d.Why))
+		}
+	}
+	return b
 }

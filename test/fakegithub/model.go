@@ -35,6 +35,14 @@ type PullRequest struct {
 	BaseRepo string
 	BaseRef  string // "main" when empty
 	BaseSHA  string
+
+	// MergeCommitSHA is the commit merging it (a merge, squash or the last
+	// rebased commit) once Merged; Commits are its other commits on the
+	// base branch (a rebase merge). GET commits/{sha}/pulls finds the pull
+	// request by any of them, or by HeadSHA.
+	Merged         bool
+	MergeCommitSHA string
+	Commits        []string
 }
 
 // File is one entry of GET /repos/{owner}/{repo}/pulls/{number}/files.

@@ -485,6 +485,7 @@ var (
 	reComment       = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/issues/comments/([0-9]+)$`)
 	rePullFiles     = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/pulls/([0-9]+)/files$`)
 	rePull          = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/pulls/([0-9]+)$`)
+	reCommitPulls   = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/commits/([0-9a-fA-F]{7,64})/pulls$`)
 	// reViewerQuery is the one GraphQL query the fake answers, with its
 	// whitespace removed: "query { viewer { login } }", named or not.
 	reViewerQuery = regexp.MustCompile(`^(query[A-Za-z0-9_]*)?\{viewer\{login\}\}$`)
@@ -562,6 +563,9 @@ func (s *Server) handle(r *http.Request, rec Request, body []byte) response {
 	if m := rePull.FindStringSubmatch(path); m != nil && r.Method == http.MethodGet {
 		n, _ := strconv.Atoi(m[3])
 		return s.getPull(r, m[1], m[2], n)
+	}
+	if m := reCommitPulls.FindStringSubmatch(path); m != nil && r.Method == http.MethodGet {
+		return s.commitPulls(r, m[1], m[2], strings.ToLower(m[3]))
 	}
 	if resp, ok := s.routeIssues(r, path, rec.Login, body); ok {
 		return resp
@@ -926,6 +930,14 @@ func (s *Server) getPull(r *http.Request, owner, repo string, n int) response {
 	if !ok {
 		return notFound(route)
 	}
+	resp := jsonResponse(http.StatusOK, s.pullJSONLocked(r, owner, repo, n, pr))
+	resp.route = route
+	return resp
+}
+
+// pullJSONLocked is a pull request as the API serves it.
+func (s *Server) pullJSONLocked(r *http.Request, owner, repo string, n int, pr PullRequest) map[string]any {
+	k := key(owner, repo, n)
 	headOwner, _, _ := strings.Cut(pr.HeadRepo, "/")
 	baseOwner, _, _ := strings.Cut(pr.BaseRepo, "/")
 	headRepo := repoJSON(pr.HeadRepo)
@@ -937,7 +949,7 @@ func (s *Server) getPull(r *http.Request, owner, repo string, n int) response {
 		additions += f.Additions
 		deletions += f.Deletions
 	}
-	resp := jsonResponse(http.StatusOK, map[string]any{
+	m := map[string]any{
 		"id":            int64(n) + 500_000_000,
 		"number":        n,
 		"state":         pr.State,
@@ -959,7 +971,38 @@ func (s *Server) getPull(r *http.Request, owner, repo string, n int) response {
 			"sha":   pr.BaseSHA,
 			"repo":  repoJSON(pr.BaseRepo),
 		},
-	})
+		"merged":           pr.Merged,
+		"merge_commit_sha": nil,
+		"merged_at":        nil,
+	}
+	if pr.Merged {
+		m["merge_commit_sha"] = pr.MergeCommitSHA
+		m["merged_at"] = s.now().UTC().Format(time.RFC3339)
+		m["state"] = "closed"
+	}
+	return m
+}
+
+// commitPulls lists the pull requests a commit belongs to, as GET
+// /repos/{owner}/{repo}/commits/{sha}/pulls does: the merged one a merge
+// commit came from, or open ones whose head it is.
+func (s *Server) commitPulls(r *http.Request, owner, repo, sha string) response {
+	const route = "GET commit pull requests"
+	out := []map[string]any{}
+	for k, pr := range s.pulls {
+		if k != key(owner, repo, pr.Number) {
+			continue
+		}
+		match := strings.EqualFold(pr.HeadSHA, sha) || (pr.Merged && strings.EqualFold(pr.MergeCommitSHA, sha))
+		for _, c := range pr.Commits {
+			match = match || strings.EqualFold(c, sha)
+		}
+		if match {
+			out = append(out, s.pullJSONLocked(r, owner, repo, pr.Number, pr))
+		}
+	}
+	slices.SortFunc(out, func(a, b map[string]any) int { return a["number"].(int) - b["number"].(int) })
+	resp := jsonResponse(http.StatusOK, out)
 	resp.route = route
 	return resp
 }
