@@ -1,7 +1,8 @@
 // Package github is konductor's GitHub side: the files a pull request
-// changes, its head and base (to tell a fork), and the one sticky comment per
-// pull request that holds a section per stack. It goes through go-github with
-// a retrying transport that waits out GitHub's rate limits within bounds.
+// changes, its head and base (to tell a fork), the one sticky comment per
+// pull request that holds a section per stack, and one issue per drifted
+// stack (issues.go). It goes through go-github with a retrying transport
+// that waits out GitHub's rate limits within bounds.
 //
 // # Whose comment is the sticky comment
 //
