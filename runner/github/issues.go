@@ -84,17 +84,14 @@ func (c *Client) ReportDrift(ctx context.Context, owner, repo string, d Drift) (
 		return nil, err
 	}
 	now := c.clock.Now().UTC()
-	mine, skipped, err := c.driftIssues(ctx, owner, repo, d.Stack)
+	mine, unsure, err := c.driftIssues(ctx, owner, repo, d.Stack)
 	if err != nil {
 		return nil, err
 	}
 	if len(mine) == 0 {
 		created, err := c.createDriftIssue(ctx, owner, repo, d, now)
-		if err != nil {
-			return nil, err
-		}
-		if !skipped {
-			return created, nil
+		if err != nil || !unsure {
+			return created, err
 		}
 		// The token's account was unknown while issues by an unknown
 		// author carried the marker; the created issue's author now
@@ -173,9 +170,10 @@ func checkStack(stack string) error {
 
 // driftIssues lists the open issues labelled konductor and drift, every
 // page, and returns the stack's drift issues the token's account wrote,
-// oldest first. skipped says some carried the stack's marker but another
-// or an unknown author wrote them (each is named once in a warning).
-func (c *Client) driftIssues(ctx context.Context, owner, repo, stack string) (mine []*gh.Issue, skipped bool, err error) {
+// oldest first. unsure says issues carried the marker while GitHub could
+// not tell the token's account. Issues by others are named once in a
+// warning.
+func (c *Client) driftIssues(ctx context.Context, owner, repo, stack string) (mine []*gh.Issue, unsure bool, err error) {
 	var marked []*gh.Issue
 	opts := &gh.IssueListByRepoOptions{State: "open", Labels: []string{LabelKonductor, LabelDrift},
 		Sort: "created", Direction: "asc", ListOptions: gh.ListOptions{PerPage: 100}}
@@ -210,11 +208,10 @@ func (c *Client) driftIssues(ctx context.Context, owner, repo, stack string) (mi
 			mine = append(mine, is)
 			continue
 		}
-		skipped = true
 		c.ignoreIssue(owner, repo, is, me)
 	}
 	slices.SortFunc(mine, func(a, b *gh.Issue) int { return a.GetNumber() - b.GetNumber() })
-	return mine, skipped, nil
+	return mine, me == "", nil
 }
 
 type issueRef struct {

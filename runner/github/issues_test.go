@@ -60,6 +60,10 @@ func TestDriftIssueLifecycle(t *testing.T) {
 	if ls := e.srv.Labels(owner, repo); len(ls) != 2 || ls[0].Description == "" {
 		t.Errorf("labels = %+v", ls)
 	}
+	// A first drift asks nothing it need not: one list, the labels, the create.
+	if got := requests(e.srv); strings.Join(got, ", ") != "GET repository issues, GET label, POST label, GET label, POST label, POST issue" {
+		t.Errorf("requests = %v", got)
+	}
 
 	// The next night: still drifted, another change.
 	_ = e.clock.Sleep(ctx, 24*time.Hour)
@@ -268,4 +272,14 @@ func TestDriftIssueBodyLimit(t *testing.T) {
 	if strings.Count(body, "```")%2 != 0 || !strings.Contains(body, "left out") {
 		t.Errorf("cut body ends:\n%s", body[len(body)-300:])
 	}
+}
+
+func requests(srv *fakegithub.Server) []string {
+	var out []string
+	for _, r := range srv.Requests() {
+		if r.Route != "GET pull request" {
+			out = append(out, r.Method+" "+strings.TrimPrefix(r.Route, r.Method+" "))
+		}
+	}
+	return out
 }
