@@ -39,9 +39,10 @@ func driftedStacks(p *plan.Plan, results []*result.Result) []string {
 
 // driftIssues opens or updates the issue of each drifted stack and closes
 // the issue of each clean one, then says what it did in the log and the
-// job summary. Without issues: write it says that permission is missing
-// (a warning, not a failure: the summary and outputs hold the drift);
-// other GitHub errors are returned.
+// job summary. Without issues: write it says that permission is missing,
+// and in a repository with issues turned off it says so: a warning, not a
+// failure, as the summary and outputs hold the drift. Other GitHub errors
+// are returned.
 func (r *run) driftIssues(results []*result.Result) []error {
 	if len(results) == 0 {
 		return nil
@@ -73,7 +74,7 @@ func (r *run) driftIssues(results []*result.Result) []error {
 			continue
 		}
 		switch {
-		case errors.Is(err, github.ErrIssuesPermission):
+		case errors.Is(err, github.ErrIssuesPermission) || errors.Is(err, github.ErrIssuesDisabled):
 			denied = err
 			if drifted(r.plan, res) {
 				lines = append(lines, fmt.Sprintf("- `%s`: drifted; no issue opened or updated", stack))
@@ -103,6 +104,10 @@ func (r *run) driftIssues(results []*result.Result) []error {
 	if denied != nil {
 		msg := "the job's token may not write issues, so no drift issue was opened, updated or closed; " +
 			"add `issues: write` to the job's `permissions:`. The drift is in this summary and in the drifted-stacks output"
+		if errors.Is(denied, github.ErrIssuesDisabled) {
+			msg = "the repository's issues are turned off, so no drift issue was opened, updated or closed. " +
+				"The drift is in this summary and in the drifted-stacks output"
+		}
 		r.log.WithFieldsMap(map[string]string{"title": "Drift issues not written"}).Warningf("%s (%v)", msg, denied)
 		b.WriteString("> [!WARNING]\n> " + strings.ToUpper(msg[:1]) + msg[1:] + ".\n\n")
 	}

@@ -152,6 +152,22 @@ func TestDriftIssueWithoutPermission(t *testing.T) {
 		"update `kubernetes:core/v1:Namespace` **apps**")
 }
 
+// A repository with issues turned off: the drift check reports as before
+// and says why no issue was opened.
+func TestDriftIssueIssuesDisabled(t *testing.T) {
+	t.Parallel()
+	h := driftHarness(t, driftResult("apps"))
+	h.srv.DisableIssues(owner, repo)
+	if err := h.run(); err != nil {
+		t.Fatalf("issues turned off must not fail the drift check: %v", err)
+	}
+	if got := h.drifted(); len(got) != 1 || got[0] != "prod" {
+		t.Errorf("drifted-stacks = %v", got)
+	}
+	contains(t, "log", h.stdout.String(), "::warning title=Drift issues not written::the repository's issues are turned off")
+	contains(t, "summary", h.summary(), "The repository's issues are turned off", "`prod`: drifted; no issue opened or updated")
+}
+
 func contains(t *testing.T, what, text string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {

@@ -40,6 +40,10 @@ var driftLabels = []*gh.Label{
 // 403 (not a rate limit): the job's token lacks issues: write.
 var ErrIssuesPermission = errors.New("the token may not write issues: give the job `permissions: issues: write`")
 
+// ErrIssuesDisabled is wrapped when GitHub answers 410 Gone: the
+// repository's issues are turned off in its settings.
+var ErrIssuesDisabled = errors.New("the repository's issues are turned off (Settings → Features → Issues)")
+
 // MaxIssueBody is GitHub's limit on an issue body, in characters.
 const MaxIssueBody = 65536
 
@@ -357,12 +361,15 @@ func safeURL(u string) bool {
 }
 
 // issueErr wraps a failed issue call; a 403 that is not a rate limit (the
-// transport turns those into *RateLimitError) is the missing permission.
+// transport turns those into *RateLimitError) is the missing permission,
+// a 410 issues turned off.
 func issueErr(what string, err error) error {
-	if isStatus(err, http.StatusForbidden) {
-		var er *gh.ErrorResponse
-		errors.As(err, &er)
+	var er *gh.ErrorResponse
+	switch {
+	case isStatus(err, http.StatusForbidden) && errors.As(err, &er):
 		return fmt.Errorf("github: %s: %w (GitHub answered 403 %q)", what, ErrIssuesPermission, er.Message)
+	case isStatus(err, http.StatusGone) && errors.As(err, &er):
+		return fmt.Errorf("github: %s: %w (GitHub answered 410 %q)", what, ErrIssuesDisabled, er.Message)
 	}
 	return fmt.Errorf("github: %s: %w", what, err)
 }

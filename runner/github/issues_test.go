@@ -283,3 +283,14 @@ func requests(srv *fakegithub.Server) []string {
 	}
 	return out
 }
+
+// A repository with issues turned off answers 410: ErrIssuesDisabled.
+func TestDriftIssueIssuesDisabled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.srv.DisableIssues(owner, repo)
+	_, err := e.gh.ReportDrift(context.Background(), owner, repo, drift("prod", "r\n"))
+	if !errors.Is(err, github.ErrIssuesDisabled) {
+		t.Errorf("err = %v, want ErrIssuesDisabled", err)
+	}
+}

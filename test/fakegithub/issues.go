@@ -51,6 +51,25 @@ func (s *Server) SetPermission(token, scope, level string) {
 	s.perms[token][scope] = level
 }
 
+// DisableIssues turns a repository's issues off, as its settings can:
+// GitHub then answers its issue routes with 410 Gone.
+func (s *Server) DisableIssues(owner, repo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.disabled == nil {
+		s.disabled = map[repoKey]bool{}
+	}
+	s.disabled[rkey(owner, repo)] = true
+}
+
+// gone is GitHub's answer on an issue route of a repository whose issues
+// are off.
+func gone(route string) response {
+	resp := jsonResponse(http.StatusGone, errorJSON("Issues are disabled for this repo", docsBase+"/issues/issues", http.StatusGone))
+	resp.route = route
+	return resp
+}
+
 // SeedIssue adds an issue as login wrote it (open unless State says
 // otherwise), with its labels created if missing, and returns it with its
 // number.
@@ -220,6 +239,9 @@ func (s *Server) allowedLocked(r *http.Request, login, scope string, write bool,
 
 func (s *Server) routeIssues(r *http.Request, path, login string, body []byte) (response, bool) {
 	if m := reIssues.FindStringSubmatch(path); m != nil {
+		if s.disabled[rkey(m[1], m[2])] {
+			return gone(r.Method + " repository issues"), true
+		}
 		switch r.Method {
 		case http.MethodGet:
 			return s.listIssues(r, m[1], m[2], login), true
@@ -231,6 +253,9 @@ func (s *Server) routeIssues(r *http.Request, path, login string, body []byte) (
 	if m := reIssue.FindStringSubmatch(path); m != nil {
 		var n int
 		fmt.Sscan(m[3], &n)
+		if s.disabled[rkey(m[1], m[2])] {
+			return gone(r.Method + " issue"), true
+		}
 		switch r.Method {
 		case http.MethodGet:
 			return s.getIssue(r, m[1], m[2], n, login), true

@@ -135,6 +135,7 @@ type Server struct {
 	issueData map[issueKey]*Issue
 	labels    map[repoKey]map[string]Label
 	perms     map[string]map[string]string // token → scope → level
+	disabled  map[repoKey]bool             // repositories with issues off
 }
 
 // New starts a fake GitHub API server that is closed when tb ends.
