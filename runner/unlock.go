@@ -24,7 +24,9 @@ import (
 // *engine.Engine has it.
 type Canceller interface {
 	BackendURL(dir string) (string, error)
-	PendingOperations(ctx context.Context, dir, stack string) ([]engine.PendingOperation, error)
+	ReadState(ctx context.Context, dir, stack string) (*engine.State, error)
+	AdoptPendingCreates(ctx context.Context, dir, stack string, ids map[string]string) error
+	KeepFieldManagers(ctx context.Context, dir, stack string, urns []string) (int, error)
 	CancelUpdate(ctx context.Context, dir, stack string) error
 	UpdateInProgress(ctx context.Context, dir, stack string) (time.Time, error)
 }
@@ -47,6 +49,10 @@ type CancelRequest struct {
 	// Force says how to clear a lock kept for being young, once a person
 	// knows its run is gone (default: konductor cancel --older-than 0s).
 	Force string
+	// ClearPendingCreates drops the pending creates konductor cannot
+	// check, once a person has: a create the provider made then exists
+	// outside the state.
+	ClearPendingCreates bool
 }
 
 // LockOutcome is one lock found on the stack, and what became of it.
@@ -75,6 +81,13 @@ type CancelReport struct {
 	Kept string `json:"kept,omitempty"`
 	// Pending are the operations the interrupted update left in state.
 	Pending []engine.PendingOperation `json:"pending,omitempty"`
+	// Adopted are the pending creates recorded as resources for the
+	// refresh to check (Kubernetes objects, whose ID is their name);
+	// Found, those the refresh found made and kept.
+	Adopted []string `json:"adopted,omitempty"`
+	Found   []string `json:"found,omitempty"`
+	// Cleared is set when pending creates were dropped on request.
+	Cleared bool `json:"cleared,omitempty"`
 	// Refreshed is set when a refresh ran to resolve them; RefreshError
 	// says why it failed.
 	Refreshed    bool   `json:"refreshed,omitempty"`
@@ -128,9 +141,9 @@ func (r *Runner) Cancel(ctx context.Context, req CancelRequest) (*CancelReport, 
 	}
 	rep := &CancelReport{Stack: req.Stack, Backend: backend.Redact(url), OlderThan: req.OlderThan}
 
-	// The stack must exist: reading its pending operations first also
-	// proves that before any lock is touched.
-	if _, err := c.PendingOperations(ctx, req.Dir, req.Stack); errors.Is(err, engine.ErrNoStack) {
+	// The stack must exist: reading its state first proves that before
+	// any lock is touched.
+	if _, err := c.ReadState(ctx, req.Dir, req.Stack); errors.Is(err, engine.ErrNoStack) {
 		return nil, config.Errors{{File: st.File, Reason: err.Error() + ": nothing to cancel"}}
 	}
 
@@ -147,30 +160,76 @@ func (r *Runner) Cancel(ctx context.Context, req CancelRequest) (*CancelReport, 
 		}
 	}
 
-	pending, err := c.PendingOperations(ctx, req.Dir, req.Stack)
+	state, err := c.ReadState(ctx, req.Dir, req.Stack)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep, nil
 	}
-	rep.Pending = pending
-	if rep.Kept != "" || len(pending) == 0 {
+	rep.Pending = state.Pending
+	if rep.Kept != "" || len(state.Pending) == 0 {
 		// Under a kept lock they may be in flight still: not ours to touch.
-		rep.Left = pending
+		rep.Left = state.Pending
 		return rep, nil
 	}
+	// A pending create is checked where it can be: a Kubernetes object's
+	// ID is its name, so the refresh reads it back. Elsewhere the ID comes
+	// from the provider's answer, lost with the update: a person decides.
+	ids := map[string]string{}
+	for _, p := range state.Pending {
+		if id, ok := kubernetesID(p); ok && p.Kind == "creating" {
+			ids[p.URN] = id
+			rep.Adopted = append(rep.Adopted, p.URN)
+		}
+	}
+	if len(ids) > 0 {
+		if err := c.AdoptPendingCreates(ctx, req.Dir, req.Stack, ids); err != nil {
+			rep.Error = err.Error()
+			return rep, nil
+		}
+	}
 	res, err := r.Run(ctx, Request{Operation: result.Refresh, Dir: req.Dir, Stack: req.Stack,
-		SettingsFile: req.SettingsFile, Progress: req.Progress, ClearPendingCreates: true})
-	rep.Refreshed = true
+		SettingsFile: req.SettingsFile, Progress: req.Progress, ClearPendingCreates: req.ClearPendingCreates})
+	rep.Refreshed, rep.Cleared = true, req.ClearPendingCreates
 	switch {
 	case err != nil:
 		rep.RefreshError = err.Error()
 	case res.Status != result.Succeeded:
 		rep.RefreshError = res.Error
 	}
-	if rep.Left, err = c.PendingOperations(ctx, req.Dir, req.Stack); err != nil {
+	after, err := c.ReadState(ctx, req.Dir, req.Stack)
+	if err != nil {
 		rep.Error = err.Error()
+		return rep, nil
+	}
+	rep.Left = after.Pending
+	for _, urn := range rep.Adopted {
+		if slices.Contains(after.Resources, urn) {
+			rep.Found = append(rep.Found, urn)
+		}
+	}
+	if len(rep.Found) > 0 && rep.RefreshError == "" {
+		if _, err := c.KeepFieldManagers(ctx, req.Dir, req.Stack, rep.Found); err != nil {
+			rep.Error = err.Error()
+		}
 	}
 	return rep, nil
+}
+
+// kubernetesID is the ID the Kubernetes provider gives an object:
+// namespace/name, or name for a cluster-wide one.
+func kubernetesID(p engine.PendingOperation) (string, bool) {
+	if !strings.HasPrefix(p.Type, "kubernetes:") {
+		return "", false
+	}
+	meta, _ := p.Inputs["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	if name == "" {
+		return "", false // computed, or a secret: not known here
+	}
+	if ns, _ := meta["namespace"].(string); ns != "" {
+		return ns + "/" + name, true
+	}
+	return name, true
 }
 
 func orNone(s []string) []string {
@@ -300,12 +359,12 @@ func (c *CancelReport) Markdown() string {
 		if c.RefreshError != "" {
 			fmt.Fprintf(&b, "- Refresh failed: %s\n", report.Escape(firstLine(c.RefreshError)))
 		} else {
-			b.WriteString("- Refresh (`--clear-pending-creates`): succeeded\n")
+			b.WriteString("- Refresh: succeeded\n")
 		}
 	}
 	if len(c.Left) > 0 && c.Kept == "" {
-		b.WriteString("\nStill pending, for a person: check each resource at its provider, then `pulumi refresh` " +
-			"(interactive, to clear or import a pending create) or `pulumi stack export` / `import` to edit the state.\n")
+		b.WriteString("\nStill pending, for a person: check each resource at its provider first. " +
+			"The state is edited with `pulumi stack export` and `pulumi stack import` if anything else is needed.\n")
 	}
 	if c.OK() {
 		fmt.Fprintf(&b, "\nThe stack is free: the next deploy (`konductor up --stack %s`) runs.\n", c.Stack)
@@ -319,11 +378,17 @@ func (c *CancelReport) fate(p engine.PendingOperation) string {
 	switch {
 	case c.Kept != "":
 		return "may still be in flight under the kept lock"
+	case left && p.Kind == "creating":
+		return "still pending: konductor cannot tell whether the provider made it. Check there; if it was not made " +
+			"(or once you deleted what was), drop it with `konductor cancel --stack " + c.Stack + " --clear-pending-creates`"
 	case left:
 		return "still pending: check it at its provider"
-	case p.Kind == "creating":
-		return "cleared by the refresh. If that create reached the provider, the resource exists outside the state: " +
-			"the next deploy fails on its name or makes a second one; `pulumi import` it"
+	case slices.Contains(c.Found, p.URN):
+		return "made before the interruption: read back by the refresh and kept in the state"
+	case slices.Contains(c.Adopted, p.URN):
+		return "never made: the refresh found no such object and dropped it"
+	case p.Kind == "creating" && c.Cleared:
+		return "dropped (--clear-pending-creates): if the provider made it, it exists outside the state"
 	default:
 		return "resolved by the refresh (the state now holds what the provider reports)"
 	}

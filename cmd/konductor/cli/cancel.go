@@ -18,7 +18,7 @@ import (
 func newCancelCmd(g *globals) *cobra.Command {
 	var f stackFlags
 	var olderThan string
-	var asJSON bool
+	var asJSON, clearCreates bool
 	cmd := &cobra.Command{
 		Use:   "cancel",
 		Short: "Clear a stack an interrupted update left locked, and resolve what it left pending",
@@ -30,10 +30,12 @@ update may still be running (then it exits 1 and says whose lock it is). On
 Pulumi Cloud it cancels the update in progress (pulumi cancel) unless it began
 less than --older-than ago. Then it reads the operations the interrupted
 update left pending and, if there are any, runs a refresh that resolves them
-as Pulumi does: updates and deletes are read back from the provider, pending
-creates are dropped (--clear-pending-creates) and each is named, since a
-create that reached the provider left a resource outside the state. What is
-still pending is listed for a person.
+as Pulumi does: updates and deletes are read back from the provider. A
+pending create of a Kubernetes object (whose ID is its name) is checked the
+same way: recorded in the state, it is kept if the refresh finds it and
+dropped if not. Other pending creates are listed for a person, since only
+the provider knows whether it made them; once checked, --clear-pending-creates
+drops them.
 
 Exit codes: 0 the stack is free with nothing pending (also when it was not
 locked); 1 a lock was kept, or operations are still pending, or the refresh
@@ -46,6 +48,11 @@ failed; 2 bad input (no such stack, a bad --older-than).`,
 			d, err := lock.ParseAge(olderThan)
 			if err != nil {
 				return usageError{fmt.Errorf("--older-than: %w", err)}
+			}
+			// An unknown stack or invalid config exits 2 before the engine
+			// starts, as the operations do.
+			if _, err := f.load(); err != nil {
+				return err
 			}
 			b, err := backend.Resolve(f.cwd, os.Getenv)
 			if err != nil {
@@ -65,7 +72,8 @@ failed; 2 bad input (no such stack, a bad --older-than).`,
 				progress = g.stderr
 			}
 			ctx := cmd.Context()
-			rep, err := r.Cancel(ctx, runner.CancelRequest{Dir: f.cwd, Stack: f.stack, SettingsFile: f.configFile, OlderThan: d, Progress: progress})
+			rep, err := r.Cancel(ctx, runner.CancelRequest{Dir: f.cwd, Stack: f.stack, SettingsFile: f.configFile, OlderThan: d, Progress: progress,
+				ClearPendingCreates: clearCreates})
 			if err != nil {
 				return err
 			}
@@ -90,6 +98,8 @@ failed; 2 bad input (no such stack, a bad --older-than).`,
 	f.bind(cmd)
 	cmd.Flags().StringVar(&olderThan, "older-than", lock.Ago(lock.DefaultStaleAfter),
 		"remove only locks at least this old (30m, 1h, 2d; 0s: any lock, once you know its run is gone)")
+	cmd.Flags().BoolVar(&clearCreates, "clear-pending-creates", false,
+		"also drop pending creates konductor cannot check (not Kubernetes objects), once you checked the provider made none")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

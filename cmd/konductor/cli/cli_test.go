@@ -28,6 +28,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"no stack flag", "config: {}\n", []string{"preview", "--stack="}, []string{"--stack is required"}},
 		{"bad flag", "config: {}\n", []string{"preview", "--nope"}, []string{"unknown flag"}},
 		{"config file missing", "config: {}\n", []string{"validate", "--config-file", "ci/konductor.yaml"}, []string{"ci/konductor.yaml", "file not found"}},
+		{"cancel: bad age", "config: {}\n", []string{"cancel", "--older-than", "soon"}, []string{"--older-than", `"soon" is not a lock age`}},
+		{"cancel: invalid config", "config:\n  platform:kubernets:\n    enabled: true\n", []string{"cancel"}, []string{"Pulumi.dev.yaml:2", "platform:kubernets"}},
 		{"bad key in config file", "config: {}\n", []string{"validate", "--config-file", "__dir__/ci.yaml"}, []string{"ci.yaml:3", "stacks.dev.branchs", `did you mean "branch"?`}},
 	}
 	for _, tc := range cases {
