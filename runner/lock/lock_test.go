@@ -4,11 +4,15 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"gocloud.dev/blob"
+
 	"github.com/containercraft/konductor-action/runner/lock"
+	"github.com/containercraft/konductor-action/test/backends"
 )
 
 var now = time.Date(2026, 11, 30, 14, 55, 7, 0, time.UTC)
@@ -108,5 +112,45 @@ func TestSupported(t *testing.T) {
 		if got := lock.Supported(u); got != want {
 			t.Errorf("Supported(%q) = %v", u, got)
 		}
+	}
+}
+
+// The same on real S3 and Azure Blob services (s3rver, azurite on
+// loopback): the lock the CLI writes is read through the bucket, with the
+// backend URL and credentials exactly as the CLI is given them.
+func TestBlobBackendLocks(t *testing.T) {
+	for name, start := range map[string]func(testing.TB) map[string]string{"s3": backends.S3, "azblob": backends.AzureBlob} {
+		t.Run(name, func(t *testing.T) {
+			env := start(t)
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			ctx := context.Background()
+			url := env["PULUMI_BACKEND_URL"]
+			b, err := blob.OpenBucket(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			key := ".pulumi/locks/organization/app/dev/5f0c.json"
+			if err := b.WriteAll(ctx, key, []byte(`{"pid":7,"username":"runner","hostname":"fv-az12","timestamp":"2026-11-30T14:41:04Z"}`), nil); err != nil {
+				t.Fatal(err)
+			}
+			ls, err := lock.Read(ctx, url, "app", "dev")
+			if err != nil || len(ls) != 1 || ls[0].Describe(now) != "runner@fv-az12 (pid 7) since 2026-11-30T14:41:04Z, 14m ago" {
+				t.Fatalf("locks = %+v, %v", ls, err)
+			}
+			s, err := lock.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Remove(ctx, ls[0]); err != nil {
+				t.Fatal(err)
+			}
+			if keys := backends.Keys(t, env); slices.Contains(keys, key) {
+				t.Errorf("the lock is still in the bucket: %v", keys)
+			}
+		})
 	}
 }
