@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/containercraft/konductor-action/runner/result"
 )
@@ -27,6 +28,10 @@ func header(r *result.Result, o Options) []string {
 	lines := []string{title, "", countsLine(r)}
 	if r.Commit != "" {
 		lines[2] += fmt.Sprintf(" · commit `%s`", ShortSHA(r.Commit))
+	}
+	if r.Operation != result.Preview && r.Duration > 0 {
+		// A preview's time would make reruns differ; a deploy's is news.
+		lines[2] += fmt.Sprintf(" · took %s", r.Duration.Round(100*time.Millisecond))
 	}
 	if m := modulesLine(r); m != "" {
 		lines = append(lines, "", m)
