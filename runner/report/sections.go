@@ -90,6 +90,11 @@ func modulesLine(r *result.Result) string {
 func statusWord(r *result.Result) string {
 	switch r.Status {
 	case result.Failed:
+		// A run stopped by its signal (the engine's and the action's
+		// errors say "cancelled" first) did not find the stack broken.
+		if strings.HasPrefix(r.Error, "cancelled") {
+			return "cancelled"
+		}
 		return "failed"
 	case result.Blocked:
 		return "blocked by policy"

@@ -140,7 +140,7 @@ func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string
 	if r.code != 1 {
 		t.Errorf("exit after cancelling: %s", r)
 	}
-	contains(t, "summary after cancelling", r.summary, "`dev` — up failed", "cancelled: ")
+	contains(t, "summary after cancelling", r.summary, "`dev` — up cancelled", "cancelled: ")
 	contains(t, "log after cancelling", r.stdout, "::warning::konductor: cancelled (interrupt signal received)")
 	var results map[string]action.StackResult
 	if err := json.Unmarshal([]byte(r.outputMap(t)[action.OutputResult]), &results); err != nil {

@@ -104,7 +104,7 @@ func TestSIGTERMCancelsAllStacks(t *testing.T) {
 		t.Errorf("exit after SIGTERM: %s", r)
 	}
 	for _, st := range stacks {
-		contains(t, "summary after SIGTERM", r.summary, "`"+st+"` — up failed")
+		contains(t, "summary after SIGTERM", r.summary, "`"+st+"` — up cancelled")
 	}
 	contains(t, "stdout after SIGTERM", r.stdout, "::warning::konductor: cancelled (terminated signal received): interrupting the running stacks")
 	if n := strings.Count(r.summary, "cancelled"); n < 2 {
