@@ -198,7 +198,7 @@ func (s *Server) recordLocked(k issueKey, owner, repo string) *Issue {
 			Login: "octocat", State: "open", CreatedAt: s.now().UTC().Truncate(time.Second)}
 		is.UpdatedAt = is.CreatedAt
 		if pr, ok := s.pulls[k]; ok {
-			is.Title, is.State = pr.Title, pr.State
+			is.Title, is.State, is.Login = pr.Title, pr.State, pr.Author
 		}
 		s.issueData[k] = is
 	}

@@ -25,6 +25,9 @@ type PullRequest struct {
 	Number int
 	State  string // "open" when empty
 	Title  string
+	// Author is the login that opened it ("octocat" when empty), served
+	// as "user".
+	Author string
 
 	// HeadRepo and BaseRepo are "owner/name". An empty HeadRepo is served as
 	// "repo": null, which is what GitHub returns once a fork was deleted.

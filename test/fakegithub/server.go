@@ -1,7 +1,8 @@
 // Package fakegithub is a strict in-process fake of the parts of GitHub's REST
 // API that konductor uses: issue comments, pull request files and pull
-// requests, issues and labels (issues.go), and who a token is (GET /user
-// and GraphQL's viewer { login }).
+// requests, issues and labels (issues.go), who a token is (GET /user
+// and GraphQL's viewer { login }), and pull request reviews, users'
+// permissions on a repository and team memberships (reviews.go).
 // It answers like GitHub (status codes, error JSON, RFC 5988 Link
 // pagination, X-RateLimit-* headers, the 65,536-character comment limit) and
 // refuses everything else: a route it does not know is a 404 that the test
@@ -136,6 +137,12 @@ type Server struct {
 	labels    map[repoKey]map[string]Label
 	perms     map[string]map[string]string // token → scope → level
 	disabled  map[repoKey]bool             // repositories with issues off
+
+	// Reviews, collaborators and team memberships (reviews.go).
+	reviews       map[issueKey][]*Review
+	nextReviewID  int64
+	collaborators map[repoKey]map[string]string // lower-case login → role
+	teams         map[string]map[string]string  // "org/team" → lower-case login → state
 }
 
 // New starts a fake GitHub API server that is closed when tb ends.
@@ -211,6 +218,9 @@ func (s *Server) AddPullRequest(pr PullRequest) {
 	}
 	if pr.BaseRef == "" {
 		pr.BaseRef = "main"
+	}
+	if pr.Author == "" {
+		pr.Author = "octocat"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -569,6 +579,9 @@ func (s *Server) handle(r *http.Request, rec Request, body []byte) response {
 		return s.commitPulls(r, m[1], m[2], strings.ToLower(m[3]))
 	}
 	if resp, ok := s.routeIssues(r, path, rec.Login, body); ok {
+		return resp
+	}
+	if resp, ok := s.routeReviews(r, path, rec.Login); ok {
 		return resp
 	}
 	return notFound("")
@@ -972,6 +985,7 @@ func (s *Server) pullJSONLocked(r *http.Request, owner, repo string, n int, pr P
 			"sha":   pr.BaseSHA,
 			"repo":  repoJSON(pr.BaseRepo),
 		},
+		"user":             s.userJSON(r, pr.Author),
 		"merged":           pr.Merged,
 		"merge_commit_sha": nil,
 		"merged_at":        nil,

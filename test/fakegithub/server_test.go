@@ -454,3 +454,158 @@ func TestAddTokenKeepsDefault(t *testing.T) {
 		t.Error("IsBot")
 	}
 }
+
+// A pull request serves its author; its reviews are listed oldest first,
+// 30 a page unless asked for up to 100, with Link pagination; a
+// dismissed review keeps its place with the state DISMISSED.
+func TestReviews(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t)
+	s.AddPullRequest(fakegithub.PullRequest{Owner: "o", Repo: "r", Number: 2, HeadRepo: "o/r", HeadSHA: "head1", Author: "bob"})
+	s.SetCollaborator("o", "r", "alice", fakegithub.RoleWrite)
+
+	var pr struct{ User struct{ Login, Type string } }
+	if r := do(t, s, "GET", "repos/o/r/pulls/2", bearer, ""); r.status != 200 || json.Unmarshal([]byte(r.body), &pr) != nil || pr.User.Login != "bob" || pr.User.Type != "User" {
+		t.Errorf("pull request author: %d %s", r.status, r.body)
+	}
+
+	first := s.AddReview("o", "r", 2, fakegithub.Review{User: "alice", State: fakegithub.ReviewApproved, Body: "lgtm"})
+	if first.ID == 0 || first.CommitID != "head1" || first.SubmittedAt.IsZero() {
+		t.Errorf("defaults not filled in: %+v", first)
+	}
+	for i := range 104 {
+		s.AddReview("o", "r", 2, fakegithub.Review{User: fmt.Sprintf("user%d", i), State: fakegithub.ReviewCommented, CommitID: "old", Body: fmt.Sprint(i)})
+	}
+	type review struct {
+		ID                int64
+		User              struct{ Login string }
+		Body, State       string
+		CommitID          string `json:"commit_id"`
+		SubmittedAt       string `json:"submitted_at"`
+		HTMLURL           string `json:"html_url"`
+		AuthorAssociation string `json:"author_association"`
+	}
+	list := func(query string) ([]review, string) {
+		t.Helper()
+		r := do(t, s, "GET", "repos/o/r/pulls/2/reviews"+query, bearer, "")
+		var items []review
+		if r.status != 200 || json.Unmarshal([]byte(r.body), &items) != nil {
+			t.Fatalf("list %s: %d %s", query, r.status, r.body)
+		}
+		return items, r.header.Get("Link")
+	}
+	items, link := list("")
+	if len(items) != 30 || !strings.Contains(link, `rel="next"`) {
+		t.Errorf("default page: %d reviews, Link %s", len(items), link)
+	}
+	a := items[0]
+	if a.ID != first.ID || a.User.Login != "alice" || a.State != "APPROVED" || a.CommitID != "head1" || a.Body != "lgtm" ||
+		a.SubmittedAt == "" || !strings.HasSuffix(a.HTMLURL, fmt.Sprintf("/o/r/pull/2#pullrequestreview-%d", a.ID)) || a.AuthorAssociation != "COLLABORATOR" {
+		t.Errorf("first review: %+v", a)
+	}
+	if items, link = list("?per_page=100&page=2"); len(items) != 5 || items[4].Body != "103" || strings.Contains(link, `rel="next"`) {
+		t.Errorf("last page: %d reviews, Link %s", len(items), link)
+	}
+
+	if !s.DismissReview(first.ID) {
+		t.Fatal("dismiss an approval")
+	}
+	if items, _ = list(""); items[0].State != "DISMISSED" || items[0].ID != first.ID {
+		t.Errorf("dismissed: %+v", items[0])
+	}
+	if s.DismissReview(items[1].ID) || s.DismissReview(1) {
+		t.Error("a commented review or an unknown one was dismissed")
+	}
+
+	if r := do(t, s, "GET", "repos/o/r/pulls/3/reviews", bearer, ""); r.status != 404 {
+		t.Errorf("unknown pull request: %d", r.status)
+	}
+	if r := do(t, s, "POST", "repos/o/r/pulls/2/reviews", bearer, `{"event":"APPROVE"}`); r.status != 404 || len(s.Unexpected()) != 1 {
+		t.Errorf("creating a review is not served: %d, %d unexpected", r.status, len(s.Unexpected()))
+	}
+
+	// GitHub refuses an author's approval of their own pull request.
+	defer func() {
+		if recover() == nil {
+			t.Error("the author approved their own pull request")
+		}
+	}()
+	s.AddReview("o", "r", 2, fakegithub.Review{User: "Bob", State: fakegithub.ReviewApproved})
+}
+
+// The permission API answers with the role and the legacy permission
+// (maintain reads as write, triage as read) for a collaborator, 404 for
+// anyone else; a person's token below write may not ask.
+func TestCollaboratorPermission(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.WithToken(fakegithub.DefaultToken, fakegithub.DefaultLogin), fakegithub.WithToken("reader-pat", "rita"))
+	s.SetCollaborator("o", "r", "rita", fakegithub.RoleRead)
+	for role, perm := range map[string]string{"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read"} {
+		login := "user-" + role
+		s.SetCollaborator("O", "R", login, role)
+		r := do(t, s, "GET", "repos/o/r/collaborators/"+login+"/permission", bearer, "")
+		var got struct {
+			Permission string
+			RoleName   string `json:"role_name"`
+			User       struct {
+				Login       string
+				RoleName    string `json:"role_name"`
+				Permissions map[string]bool
+			}
+		}
+		if r.status != 200 || json.Unmarshal([]byte(r.body), &got) != nil || got.Permission != perm || got.RoleName != role ||
+			got.User.Login != login || got.User.RoleName != role || got.User.Permissions["push"] != (perm != "read") {
+			t.Errorf("%s: %d %s", role, r.status, r.body)
+		}
+	}
+	s.SetCollaborator("o", "r", "user-write", "")
+	for _, user := range []string{"user-write", "stranger", "github-actions%5Bbot%5D"} {
+		if r := do(t, s, "GET", "repos/o/r/collaborators/"+user+"/permission", bearer, ""); r.status != 404 || !strings.Contains(r.body, `"Not Found"`) {
+			t.Errorf("%s: %d %s", user, r.status, r.body)
+		}
+	}
+	if r := do(t, s, "GET", "repos/o/r/collaborators/user-admin/permission", "Bearer reader-pat", ""); r.status != 403 || !strings.Contains(r.body, "push access") {
+		t.Errorf("a reader's token: %d %s", r.status, r.body)
+	}
+	if len(s.Unexpected()) != 0 {
+		t.Errorf("unexpected: %+v", s.Unexpected())
+	}
+}
+
+// Team membership: active or pending for a member, 404 for anyone else;
+// GITHUB_TOKEN and a token without members read get 403.
+func TestTeamMembership(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t)
+	s.AddToken("app-token", "konductor[bot]")
+	s.AddToken("no-org-pat", "alice")
+	s.SetPermission("no-org-pat", "members", fakegithub.PermissionNone)
+	s.AddTeamMember("acme", "sre", "Carol", "active")
+	s.AddTeamMember("acme", "sre", "dave", "pending")
+	get := func(auth, path string) (int, string, string) {
+		t.Helper()
+		r := do(t, s, "GET", path, auth, "")
+		var m struct{ State, Role, Message string }
+		_ = json.Unmarshal([]byte(r.body), &m)
+		return r.status, m.State, m.Message
+	}
+	for _, c := range []struct {
+		auth, path string
+		status     int
+		state      string
+	}{
+		{"Bearer app-token", "orgs/acme/teams/sre/memberships/carol", 200, "active"},
+		{"Bearer app-token", "orgs/ACME/teams/sre/memberships/dave", 200, "pending"},
+		{"Bearer app-token", "orgs/acme/teams/sre/memberships/erin", 404, ""},
+		{"Bearer app-token", "orgs/acme/teams/dba/memberships/carol", 404, ""},
+		{bearer, "orgs/acme/teams/sre/memberships/carol", 403, ""},
+		{"Bearer no-org-pat", "orgs/acme/teams/sre/memberships/carol", 403, ""},
+	} {
+		if status, state, msg := get(c.auth, c.path); status != c.status || state != c.state || (status == 403) != strings.Contains(msg, "not accessible") {
+			t.Errorf("%s as %s: %d %q %q", c.path, c.auth, status, state, msg)
+		}
+	}
+	if len(s.Unexpected()) != 0 {
+		t.Errorf("unexpected: %+v", s.Unexpected())
+	}
+}
