@@ -33,6 +33,8 @@ import (
 // SIGTERM 7.5 s later, the kill 2.5 s after that): the action would be
 // killed waiting, with nothing reported. With StopTimeout it reports the
 // cancelled stacks before its reporting deadline (7 s after the signal).
+// konductor ships for Linux (and runs on macOS); where a process cannot be
+// interrupted (Windows), the CLI is killed at once.
 const (
 	stopGrace      = 3 * time.Second
 	terminateGrace = 2 * time.Second

@@ -56,7 +56,7 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 	env := map[string]string{"GITHUB_SHA": pushSHA, "GITHUB_REF": "refs/heads/main"}
 
 	edit(t, stack, schedulable, unschedulable)
-	r := cancelMidUp(t, w, cs, env)
+	r, _ := cancelMidUp(t, w, cs, env)
 	// The provider's own words: its await was cancelled, not timed out.
 	contains(t, "summary after cancelling the create", r.summary, `Resource operation was cancelled for "cert-manager"`)
 	t.Logf("state after cancelling the create: %s", stateSummary(t, w))
@@ -66,7 +66,10 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 	edit(t, stack, schedulable, unschedulable)
 	deaf := maps.Clone(env)
 	deaf["KONDUCTOR_PULUMI_ROOT"] = deafCLI(t)
-	cancelMidUp(t, w, cs, deaf)
+	// Not vacuous: the engine stopped on the second interrupt, 3 s on.
+	if _, took := cancelMidUp(t, w, cs, deaf); took < 2500*time.Millisecond {
+		t.Errorf("the deaf CLI stopped %s after SIGINT: it heard the first interrupt", took)
+	}
 	t.Logf("state after cancelling the update: %s", stateSummary(t, w))
 	edit(t, stack, unschedulable, schedulable)
 	deployed(t, w, cs, env)
@@ -77,8 +80,9 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 // controller pod that cannot be scheduled, and cancels the step exactly
 // as GitHub does. konductor must exit by itself before the kill, leave
 // no process and no lock behind, and say in the job summary, the log and
-// the result output that the stack's update was cancelled.
-func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string]string) run {
+// the result output that the stack's update was cancelled. It returns the
+// step's outcome and how long it ran after SIGINT.
+func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string]string) (run, time.Duration) {
 	t.Helper()
 	began := time.Now()
 	s := w.start("push", fixture(t, "push.main.json"), env)
@@ -125,7 +129,8 @@ func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string
 			r = <-exited
 		}
 	}
-	t.Logf("SIGINT → exit: %s (SIGTERM sent: %v, killed: %v)", exitedAt.Sub(sigint).Round(10*time.Millisecond), termSent, killed)
+	took := exitedAt.Sub(sigint)
+	t.Logf("SIGINT → exit: %s (SIGTERM sent: %v, killed: %v)", took.Round(10*time.Millisecond), termSent, killed)
 	left := groupMembers(t, pid)
 	// GitHub removes what is left of the step when it ends.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
@@ -152,7 +157,7 @@ func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string
 	if locks := lockFiles(t, w.state); len(locks) != 0 {
 		t.Errorf("locks left after cancelling: %v", locks)
 	}
-	return r
+	return r, took
 }
 
 // deployed runs a deploy that must succeed: cert-manager's controller
