@@ -111,6 +111,8 @@ type pullRequestsAPI interface {
 	Get(ctx context.Context, owner, repo string, number int) (*gh.PullRequest, *gh.Response, error)
 	ListFiles(ctx context.Context, owner, repo string, number int, opts *gh.ListOptions) ([]*gh.CommitFile, *gh.Response, error)
 	ListPullRequestsWithCommit(ctx context.Context, owner, repo, sha string, opts *gh.ListOptions) ([]*gh.PullRequest, *gh.Response, error)
+	// Policy overrides (overrides.go).
+	ListReviews(ctx context.Context, owner, repo string, number int, opts *gh.ListOptions) ([]*gh.PullRequestReview, *gh.Response, error)
 }
 
 var (
@@ -162,6 +164,7 @@ type Client struct {
 	self    identity
 	threads sync.Map // "owner/repo#pr" → *thread
 	ignored sync.Map // ids of marked comments of others already warned about
+	teams   sync.Map // "org/team/login" → InTeam's answer (overrides.go)
 }
 
 type options struct {
