@@ -78,6 +78,25 @@ type Request struct {
 	// Mask hides what the caller masks in results before their review is
 	// computed, so reviews carry nothing the report would not show.
 	Mask func(*result.Result) *result.Result
+	// Overrides are reviewers' overrides for this run, by "<pack>/<rule>":
+	// those rules run as advisory, and their violations are reported as
+	// mandatory and overridden.
+	Overrides map[string]result.Override
+}
+
+// MarkOverridden marks the violations of overridden rules: mandatory,
+// overridden by whom and why. Violations of those rules that a run made
+// advisory only because of the override are mandatory again.
+func MarkOverridden(res *result.Result, overrides map[string]result.Override) {
+	if res == nil {
+		return
+	}
+	for i, v := range res.Violations {
+		if o, ok := overrides[v.Pack+"/"+v.Rule]; ok && v.Level != "disabled" {
+			res.Violations[i].Level = "mandatory"
+			res.Violations[i].Overridden = &o
+		}
+	}
 }
 
 // ReviewCheck is what a deploy's gating preview is compared with.
@@ -123,7 +142,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	packs, err := policy.Prepare(ctx, st, r.Policy, tmp)
+	popts := r.Policy
+	popts.Advisory = slices.Sorted(maps.Keys(req.Overrides))
+	packs, err := policy.Prepare(ctx, st, popts, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +177,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		MarkOverridden(res, req.Overrides)
 		if res.MandatoryViolations() > 0 || res.Status != result.Succeeded {
 			res.Operation, res.Commit = result.Up, req.Commit
 			if res.MandatoryViolations() > 0 {
@@ -176,6 +198,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 			if err != nil {
 				return nil, err
 			}
+			MarkOverridden(up, req.Overrides)
 			up.Commit, up.Reviewed, up.Review = req.Commit, out, res.Review
 			return up, nil
 		}
@@ -184,6 +207,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	MarkOverridden(res, req.Overrides)
 	res.Commit = req.Commit
 	if res.Operation == result.Preview && res.Status == result.Succeeded {
 		res.Review = result.ReviewOf(mask(req, res)).Encode()

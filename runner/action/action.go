@@ -71,6 +71,9 @@ type GitHub interface {
 	UpsertSections(ctx context.Context, owner, repo string, pr int, sections []github.Section, settle bool) (*github.Comment, error)
 	ReportDrift(ctx context.Context, owner, repo string, d github.Drift) (*github.DriftIssue, error)
 	ResolveDrift(ctx context.Context, owner, repo, stack, runURL string) (*github.DriftIssue, error)
+	// Overrides and InTeam read reviewers' policy overrides.
+	Overrides(ctx context.Context, owner, repo string, pr int) ([]github.Override, []github.Rejected, error)
+	InTeam(ctx context.Context, org, team, login string) (bool, error)
 	// MergedPullRequest and Sections find what a push deploy was reviewed as.
 	MergedPullRequest(ctx context.Context, owner, repo, sha string) (*github.PullRequest, error)
 	Sections(ctx context.Context, owner, repo string, pr int) ([]github.Section, error)
@@ -149,6 +152,7 @@ type run struct {
 	sections  []github.Section
 	commentPR int
 	merged    merged
+	reviews   reviews
 }
 
 // Run runs the action. Its error wraps ErrBadInput or is config.Errors for

@@ -277,7 +277,7 @@ func parseOutputs(t *testing.T, text string) map[string]string {
 	t.Helper()
 	known := map[string]bool{action.OutputHasChanges: true, action.OutputHasDestroy: true, action.OutputPolicyViolations: true,
 		action.OutputMandatoryViolations: true, action.OutputResult: true, action.OutputStackOutputs: true,
-		action.OutputPlan: true, action.OutputMatrix: true, action.OutputDriftedStacks: true}
+		action.OutputPlan: true, action.OutputMatrix: true, action.OutputDriftedStacks: true, action.OutputOverriddenViolations: true}
 	out := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(nil, 1<<20)

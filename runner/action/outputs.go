@@ -15,8 +15,11 @@ const (
 	OutputHasDestroy          = "has-destroy"
 	OutputPolicyViolations    = "policy-violations"
 	OutputMandatoryViolations = "mandatory-violations"
-	OutputResult              = "result"
-	OutputStackOutputs        = "stack-outputs"
+	// OutputOverriddenViolations counts mandatory violations an approving
+	// reviewer overrode (they no longer count as mandatory).
+	OutputOverriddenViolations = "overridden-violations"
+	OutputResult               = "result"
+	OutputStackOutputs         = "stack-outputs"
 	// OutputDriftedStacks lists the stacks a drift check found drifted
 	// (drift.go); [] on other runs.
 	OutputDriftedStacks = "drifted-stacks"
@@ -27,16 +30,17 @@ const (
 
 // StackResult is one stack's entry in the result output.
 type StackResult struct {
-	Operation           result.Operation  `json:"operation"`
-	Status              result.Status     `json:"status"`
-	HasChanges          bool              `json:"hasChanges"`
-	HasDestroy          bool              `json:"hasDestroy"`
-	Counts              map[result.Op]int `json:"counts"`
-	PolicyViolations    int               `json:"policyViolations"`
-	MandatoryViolations int               `json:"mandatoryViolations"`
-	Drift               bool              `json:"drift,omitempty"`
-	Commit              string            `json:"commit,omitempty"`
-	Error               string            `json:"error,omitempty"`
+	Operation            result.Operation  `json:"operation"`
+	Status               result.Status     `json:"status"`
+	HasChanges           bool              `json:"hasChanges"`
+	HasDestroy           bool              `json:"hasDestroy"`
+	Counts               map[result.Op]int `json:"counts"`
+	PolicyViolations     int               `json:"policyViolations"`
+	MandatoryViolations  int               `json:"mandatoryViolations"`
+	OverriddenViolations int               `json:"overriddenViolations,omitempty"`
+	Drift                bool              `json:"drift,omitempty"`
+	Commit               string            `json:"commit,omitempty"`
+	Error                string            `json:"error,omitempty"`
 }
 
 // outputs writes the step outputs for results (already masked). Every value
@@ -46,7 +50,7 @@ type StackResult struct {
 // for text from a pull request.
 func (r *run) outputs(results []*result.Result) error {
 	changes, destroy := false, false
-	violations, mandatory := 0, 0
+	violations, mandatory, overridden := 0, 0, 0
 	summary := map[string]StackResult{}
 	stackOutputs := map[string]map[string]any{}
 	for _, res := range results {
@@ -54,6 +58,7 @@ func (r *run) outputs(results []*result.Result) error {
 		destroy = destroy || res.HasDestroy()
 		violations += len(res.Violations)
 		mandatory += res.MandatoryViolations()
+		overridden += res.OverriddenViolations()
 		counts := res.Counts
 		if counts == nil {
 			counts = map[result.Op]int{}
@@ -61,7 +66,8 @@ func (r *run) outputs(results []*result.Result) error {
 		summary[res.Stack] = StackResult{
 			Operation: res.Operation, Status: res.Status, HasChanges: res.HasChanges(), HasDestroy: res.HasDestroy(),
 			Counts: counts, PolicyViolations: len(res.Violations), MandatoryViolations: res.MandatoryViolations(),
-			Drift: drifted(r.plan, res), Commit: res.Commit, Error: res.Error,
+			OverriddenViolations: res.OverriddenViolations(),
+			Drift:                drifted(r.plan, res), Commit: res.Commit, Error: res.Error,
 		}
 		outs := map[string]any{}
 		for k, o := range res.Outputs {
@@ -80,6 +86,7 @@ func (r *run) outputs(results []*result.Result) error {
 		{OutputHasDestroy, strconv.FormatBool(destroy)},
 		{OutputPolicyViolations, strconv.Itoa(violations)},
 		{OutputMandatoryViolations, strconv.Itoa(mandatory)},
+		{OutputOverriddenViolations, strconv.Itoa(overridden)},
 		{OutputResult, compactJSON(summary)},
 		{OutputStackOutputs, compactJSON(stackOutputs)},
 		{OutputDriftedStacks, compactJSON(driftedStacks(r.plan, results))},

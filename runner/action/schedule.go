@@ -146,6 +146,11 @@ func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
 	req := runner.Request{Operation: p.Operation, Dir: r.dir, Stack: sp.Name, Commit: p.HeadSHA, Refresh: p.Refresh,
 		PolicyPacks: r.policyPacks(), SettingsFile: r.settings, Progress: log,
 		Review: r.reviewCheck(sp.Name), Mask: r.mask.Result}
+	var notes []string
+	if r.pushDeploy() {
+		// The merged pull request's overrides hold for this deploy only.
+		req.Overrides, notes = r.granted(sp.Name, nil)
+	}
 	deadline := r.Clock.Now().Add(r.LockTimeout)
 	delay := firstLockDelay
 	for {
@@ -154,6 +159,8 @@ func (r *run) runStack(sp plan.StackPlan, log io.Writer) *result.Result {
 			if err != nil {
 				return r.notRunResult(sp.Name, result.Failed, err.Error())
 			}
+			res.OverrideNotes = append(res.OverrideNotes, notes...)
+			r.overrideViolations(res)
 			return res
 		}
 		if res != nil && !res.LockedSince.IsZero() {

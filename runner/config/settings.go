@@ -62,6 +62,13 @@ type Policies struct {
 type Rule struct {
 	Enforcement string         `yaml:"enforcement" enum:"advisory,mandatory,disabled"`
 	Properties  map[string]any `yaml:"properties"`
+	// Override says whether an approving reviewer may override the rule's
+	// mandatory violations on a pull request: reviewers (the default) or
+	// never.
+	Override string `yaml:"override" enum:"reviewers,never"`
+	// OverrideBy narrows who may: GitHub logins and org/team slugs; empty:
+	// anyone with write, maintain or admin permission.
+	OverrideBy []string `yaml:"override_by"`
 }
 
 // LoadSettings reads dir/konductor.yaml, or returns empty settings.

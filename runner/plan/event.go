@@ -12,6 +12,11 @@ import (
 // previewActions are the pull_request activity types that preview.
 var previewActions = []string{"opened", "synchronize", "reopened", "ready_for_review"}
 
+// reviewActions are the pull_request_review activity types that preview
+// again: an approval may override a policy violation, a dismissal takes
+// the override back.
+var reviewActions = []string{"submitted", "edited", "dismissed"}
+
 // Event is what konductor reads of a webhook payload.
 type Event struct {
 	Name string
@@ -36,7 +41,8 @@ type Event struct {
 // NeedsChangedFiles reports whether Make needs the pull request's changed
 // files: a pull request activity that previews.
 func (e *Event) NeedsChangedFiles() bool {
-	return e.Name == EventPullRequest && slices.Contains(previewActions, e.Action)
+	return (e.Name == EventPullRequest && slices.Contains(previewActions, e.Action)) ||
+		(e.Name == EventPullRequestReview && slices.Contains(reviewActions, e.Action))
 }
 
 // payload is the union of the webhook payload fields read.
@@ -67,7 +73,7 @@ type payload struct {
 func ParseEvent(name string, data []byte, ref, sha string) (*Event, error) {
 	e := &Event{Name: name, Ref: ref, HeadSHA: sha}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		if name == EventPullRequest || name == EventPush {
+		if name == EventPullRequest || name == EventPullRequestReview || name == EventPush {
 			return nil, badInput("the %s event payload is empty (GITHUB_EVENT_PATH)", name)
 		}
 		return e, nil
@@ -78,17 +84,17 @@ func ParseEvent(name string, data []byte, ref, sha string) (*Event, error) {
 	}
 	e.Action = p.Action
 	switch name {
-	case EventPullRequest:
+	case EventPullRequest, EventPullRequestReview:
 		pr := p.PullRequest
 		if pr == nil {
-			return nil, badInput("the pull_request event payload has no pull_request object")
+			return nil, badInput("the %s event payload has no pull_request object", name)
 		}
 		e.PR = pr.Number
 		if e.PR == 0 {
 			e.PR = p.Number
 		}
 		if e.PR <= 0 {
-			return nil, badInput("the pull_request event payload has no pull request number")
+			return nil, badInput("the %s event payload has no pull request number", name)
 		}
 		e.HeadSHA = pr.Head.SHA
 		if pr.Head.Repo != nil {

@@ -30,10 +30,11 @@ func badInput(format string, args ...any) error {
 
 // Events konductor acts on.
 const (
-	EventPullRequest      = "pull_request"
-	EventPush             = "push"
-	EventWorkflowDispatch = "workflow_dispatch"
-	EventSchedule         = "schedule"
+	EventPullRequest       = "pull_request"
+	EventPullRequestReview = "pull_request_review"
+	EventPush              = "push"
+	EventWorkflowDispatch  = "workflow_dispatch"
+	EventSchedule          = "schedule"
 )
 
 // CommandAuto lets the event decide the operation.
@@ -172,7 +173,7 @@ func Make(in Input) (*Plan, error) {
 		}
 	}
 
-	if ev.Name == EventPullRequest && ev.Fork && ev.NeedsChangedFiles() {
+	if (ev.Name == EventPullRequest || ev.Name == EventPullRequestReview) && ev.Fork && ev.NeedsChangedFiles() {
 		if command != CommandAuto && command != string(result.Preview) {
 			return nothing(ev, "pull request #%d comes from a fork (%s): it is never deployed (command %s)", ev.PR, orDeleted(ev.HeadRepo), command), nil
 		}
@@ -184,7 +185,7 @@ func Make(in Input) (*Plan, error) {
 	var p *Plan
 	var err error
 	switch ev.Name {
-	case EventPullRequest:
+	case EventPullRequest, EventPullRequestReview:
 		p, err = pullRequest(in, settings, present)
 	case EventPush:
 		p = push(in, settings)
@@ -203,7 +204,7 @@ func Make(in Input) (*Plan, error) {
 			p.Stacks = append(p.Stacks, StackPlan{Name: n, Reason: "scheduled"})
 		}
 	default:
-		return nothing(ev, "the %q event is not one konductor acts on (pull_request, push, workflow_dispatch, schedule)", ev.Name), nil
+		return nothing(ev, "the %q event is not one konductor acts on (pull_request, pull_request_review, push, workflow_dispatch, schedule)", ev.Name), nil
 	}
 	if err != nil {
 		return nil, err
@@ -245,10 +246,17 @@ func listOrNone(s []string) string {
 
 func pullRequest(in Input, settings *config.Settings, present []string) (*Plan, error) {
 	ev := in.Event
-	if !slices.Contains(previewActions, ev.Action) {
-		return nothing(ev, "pull_request %q: only %s preview", ev.Action, strings.Join(previewActions, ", ")), nil
+	if !ev.NeedsChangedFiles() {
+		actions := previewActions
+		if ev.Name == EventPullRequestReview {
+			actions = reviewActions
+		}
+		return nothing(ev, "%s %q: only %s preview", ev.Name, ev.Action, strings.Join(actions, ", ")), nil
 	}
 	p := &Plan{Operation: result.Preview, Reason: fmt.Sprintf("pull request #%d %s", ev.PR, ev.Action)}
+	if ev.Name == EventPullRequestReview {
+		p.Reason = fmt.Sprintf("a review of pull request #%d %s (overrides are read again)", ev.PR, ev.Action)
+	}
 	if in.AllChanged {
 		for _, n := range present {
 			p.Stacks = append(p.Stacks, StackPlan{Name: n, Reason: "the pull request changes more files than GitHub lists"})

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -39,6 +40,9 @@ type Options struct {
 	CacheDir string
 	// Go is the go command for building packs from source ("go").
 	Go string
+	// Advisory names rules ("<pack>/<rule>") that run as advisory for this
+	// run only: the ones a reviewer overrode for the deploy at hand.
+	Advisory []string
 }
 
 // Set is the packs and their config files for one run.
@@ -95,9 +99,21 @@ func Prepare(ctx context.Context, st *config.Stack, opts Options, tmp string) (*
 					Reason: "unknown rule" + config.DidYouMean(rule, ruleList()) + "; a user pack's rule is written <pack>/<rule>"})
 				continue
 			}
-			for k := range r.Properties {
-				if !slices.ContainsFunc(br.Properties, func(p rules.Property) bool { return p.Name == k }) {
-					errs = append(errs, &config.FieldError{File: file, Path: "policies.rules." + name + ".properties." + k,
+			for _, k := range slices.Sorted(maps.Keys(r.Properties)) {
+				path := "policies.rules." + name + ".properties." + k
+				i := slices.IndexFunc(br.Properties, func(p rules.Property) bool { return p.Name == k })
+				switch {
+				case i >= 0:
+					// The engine checks types too, but only once the run has
+					// started, and without naming the file.
+					if err := br.Properties[i].Check(r.Properties[k]); err != nil {
+						errs = append(errs, &config.FieldError{File: file, Path: path, Reason: err.Error()})
+					}
+				case br.Retired[k] != "":
+					errs = append(errs, &config.FieldError{File: file, Path: path,
+						Reason: "no longer a property: " + br.Retired[k]})
+				default:
+					errs = append(errs, &config.FieldError{File: file, Path: path,
 						Reason: "unknown property" + config.DidYouMean(k, propNames(br))})
 				}
 			}
@@ -105,6 +121,12 @@ func Prepare(ctx context.Context, st *config.Stack, opts Options, tmp string) (*
 			errs = append(errs, &config.FieldError{File: file, Path: "policies.rules." + name,
 				Reason: fmt.Sprintf("no policy pack %q is configured (packs: %s)", pack, strings.Join(slices.Sorted(maps.Keys(userNames)), ", "))})
 			continue
+		}
+		for i, who := range r.OverrideBy {
+			if !validOverrider(who) {
+				errs = append(errs, &config.FieldError{File: file, Path: fmt.Sprintf("policies.rules.%s.override_by[%d]", name, i),
+					Reason: fmt.Sprintf("%q is neither a GitHub login nor an org/team slug", who)})
+			}
 		}
 		entry := map[string]any{}
 		for k, v := range r.Properties {
@@ -120,6 +142,20 @@ func Prepare(ctx context.Context, st *config.Stack, opts Options, tmp string) (*
 	}
 	if len(errs) > 0 {
 		return nil, errs
+	}
+	for _, name := range opts.Advisory {
+		pack, rule, _ := strings.Cut(name, "/")
+		if byPack[pack] == nil {
+			byPack[pack] = map[string]any{}
+		}
+		entry, _ := byPack[pack][rule].(map[string]any)
+		if entry == nil {
+			entry = map[string]any{}
+		}
+		if entry["enforcementLevel"] != "disabled" {
+			entry["enforcementLevel"] = "advisory"
+		}
+		byPack[pack][rule] = entry
 	}
 
 	set := &Set{}
@@ -164,6 +200,9 @@ type Settings struct {
 func Effective(st *config.Stack) Settings {
 	s := st.Settings
 	out := Settings{Rules: map[string]config.Rule{}, Baseline: true}
+	if s == nil {
+		return out
+	}
 	layers := []config.Policies{s.Policies}
 	if ss, ok := s.Stacks[st.Name]; ok {
 		layers = append(layers, ss.Policies)
@@ -174,6 +213,12 @@ func Effective(st *config.Stack) Settings {
 			prev := out.Rules[k]
 			if v.Enforcement != "" {
 				prev.Enforcement = v.Enforcement
+			}
+			if v.Override != "" {
+				prev.Override = v.Override
+			}
+			if v.OverrideBy != nil {
+				prev.OverrideBy = v.OverrideBy
 			}
 			if len(v.Properties) > 0 {
 				merged := map[string]any{}
@@ -320,4 +365,25 @@ func propNames(r rules.Rule) []string {
 		names = append(names, p.Name)
 	}
 	return names
+}
+
+var (
+	loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+	teamRE  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]+$`)
+)
+
+// validOverrider reports whether s is a GitHub login or an org/team slug.
+func validOverrider(s string) bool { return loginRE.MatchString(s) || teamRE.MatchString(s) }
+
+// Overridable says whether a reviewer may override the mandatory
+// violations of pack's rule on stack st, and who may (empty: anyone with
+// write access). Rules are keyed in konductor.yaml by bare name for the
+// baseline pack, <pack>/<rule> otherwise.
+func Overridable(st *config.Stack, pack, rule string) (ok bool, by []string) {
+	key := pack + "/" + rule
+	if pack == BaselineName {
+		key = rule
+	}
+	r := Effective(st).Rules[key]
+	return r.Override != "never", r.OverrideBy
 }

@@ -98,6 +98,8 @@ func statusWord(r *result.Result) string {
 		return "failed"
 	case result.Blocked:
 		return "blocked by policy"
+	case result.Unreviewed:
+		return "stopped: not what was reviewed"
 	case result.Invalid:
 		return "invalid configuration"
 	}
@@ -156,6 +158,9 @@ func countsLine(r *result.Result) string {
 	line := strings.Join(parts, " · ")
 	if n := len(r.Violations); n > 0 {
 		line += fmt.Sprintf(" · **%d** policy violation%s (%d mandatory)", n, plural(n), r.MandatoryViolations())
+		if o := r.OverriddenViolations(); o > 0 {
+			line = strings.TrimSuffix(line, ")") + fmt.Sprintf(", %d overridden)", o)
+		}
 	}
 	return line
 }
@@ -167,12 +172,19 @@ func violations(r *result.Result) *block {
 	b := &block{lines: []string{"", "**Policy violations**", ""}, keep: 3, what: "violations"}
 	// The same finding on several resources of a type is one line naming
 	// them all: three unprotected namespaces are one thing to fix.
-	type key struct{ rule, level, typ, msg string }
+	type key struct{ rule, level, typ, msg, overridden string }
 	var order []key
 	names := map[key][]string{}
 	mandatory := map[key]bool{}
 	for _, v := range r.Violations {
-		k := key{v.Pack + "/" + v.Rule, v.Level, v.Type, strings.Join(strings.Fields(v.Message), " ")}
+		k := key{v.Pack + "/" + v.Rule, v.Level, v.Type, strings.Join(strings.Fields(v.Message), " "), ""}
+		if o := v.Overridden; o != nil {
+			// Still listed, never hidden: who let it through and why.
+			k.overridden = fmt.Sprintf(" — **overridden by @%s**: %s", esc(o.By), esc(o.Reason))
+			if o.URL != "" {
+				k.overridden += fmt.Sprintf(" ([review](%s))", o.URL)
+			}
+		}
 		if _, seen := names[k]; !seen {
 			order = append(order, k)
 			names[k] = []string{}
@@ -184,8 +196,11 @@ func violations(r *result.Result) *block {
 	}
 	for _, k := range order {
 		icon := "⚠️ advisory"
-		if mandatory[k] {
+		switch {
+		case mandatory[k]:
 			icon = "🛑 mandatory"
+		case k.overridden != "":
+			icon = "🔓 mandatory"
 		}
 		where := ""
 		if ns := names[k]; len(ns) > 0 {
@@ -194,7 +209,10 @@ func violations(r *result.Result) *block {
 			}
 			where = " on " + code(k.typ) + " " + strings.Join(ns, ", ")
 		}
-		b.lines = append(b.lines, fmt.Sprintf("- %s %s%s: %s", icon, code(k.rule), where, esc(k.msg)))
+		b.lines = append(b.lines, fmt.Sprintf("- %s %s%s: %s%s", icon, code(k.rule), where, esc(k.msg), k.overridden))
+	}
+	for _, n := range r.OverrideNotes {
+		b.lines = append(b.lines, "- ⛔ "+esc(n))
 	}
 	return b
 }

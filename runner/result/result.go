@@ -126,10 +126,20 @@ type Violation struct {
 	Message     string `json:"message"`
 	// Description is the rule's own description.
 	Description string `json:"description,omitempty"`
+	// Overridden is set when an approving reviewer overrode it.
+	Overridden *Override `json:"overridden,omitempty"`
 }
 
-// Mandatory reports whether the violation blocks a deploy.
-func (v Violation) Mandatory() bool { return v.Level == "mandatory" }
+// Override is a reviewer's override of a rule's mandatory violations.
+type Override struct {
+	By     string `json:"by"` // GitHub login
+	Reason string `json:"reason"`
+	URL    string `json:"url,omitempty"` // the review
+}
+
+// Mandatory reports whether the violation blocks a deploy: mandatory and
+// not overridden.
+func (v Violation) Mandatory() bool { return v.Level == "mandatory" && v.Overridden == nil }
 
 // Diagnostic is an engine, provider or program message.
 type Diagnostic struct {
@@ -172,6 +182,9 @@ type Result struct {
 	// Reviewed is how a deploy compared with the reviewed preview; nil
 	// when the deploy was not checked against one.
 	Reviewed *ReviewOutcome `json:"reviewed,omitempty"`
+	// OverrideNotes say which override lines of approving reviews did not
+	// count for this stack, and why.
+	OverrideNotes []string `json:"overrideNotes,omitempty"`
 }
 
 // ReviewOutcome is how a deploy's gating preview compared with the
@@ -205,6 +218,17 @@ func (r *Result) HasChanges() bool {
 // HasDestroy reports whether anything is deleted or replaced.
 func (r *Result) HasDestroy() bool {
 	return r.Counts[OpDelete] > 0 || r.Counts[OpReplace] > 0
+}
+
+// OverriddenViolations counts the violations a reviewer overrode.
+func (r *Result) OverriddenViolations() int {
+	n := 0
+	for _, v := range r.Violations {
+		if v.Overridden != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // MandatoryViolations counts the violations that block a deploy.
