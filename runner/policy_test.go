@@ -133,10 +133,14 @@ func TestMandatoryViolationBlocksDeploy(t *testing.T) {
 
 func TestPolicySettingsErrors(t *testing.T) {
 	cases := map[string]string{
-		"  rules:\n    k8s-no-privilegd: {enforcement: advisory}\n":               `unknown rule (did you mean "k8s-no-privileged"?)`,
-		"  rules:\n    aws-allowed-regions: {properties: {allowedRegion: [x]}}\n": `unknown property (did you mean "allowedRegions"?)`,
-		"  rules:\n    otherpack/x: {enforcement: advisory}\n":                    `no policy pack "otherpack"`,
-		"  rules:\n    k8s-no-privileged: {enforcement: sometimes}\n":             `"sometimes" is not one of advisory, mandatory, disabled`,
+		"  rules:\n    k8s-no-privilegd: {enforcement: advisory}\n":                     `unknown rule (did you mean "k8s-no-privileged"?)`,
+		"  rules:\n    aws-allowed-regions: {properties: {allowedRegion: [x]}}\n":       `unknown property (did you mean "allowedRegions"?)`,
+		"  rules:\n    otherpack/x: {enforcement: advisory}\n":                          `no policy pack "otherpack"`,
+		"  rules:\n    k8s-no-privileged: {enforcement: sometimes}\n":                   `"sometimes" is not one of advisory, mandatory, disabled`,
+		"  rules:\n    k8s-resource-limits: {properties: {requireCpuLimit: \"yes\"}}\n": `policies.rules.k8s-resource-limits.properties.requireCpuLimit: "yes" is not a boolean (true or false)`,
+		"  rules:\n    k8s-image-pinned: {properties: {requireDigest: 1}}\n":            `policies.rules.k8s-image-pinned.properties.requireDigest: 1 is not a boolean (true or false)`,
+		"  rules:\n    aws-sg-no-admin-ingress: {properties: {adminPorts: 22}}\n":       `adminPorts: 22 is not a list of integers`,
+		"  rules:\n    k8s-resource-limits: {properties: {requiredLimits: [cpu]}}\n":    `requiredLimits: no longer a property: CPU and memory requests and a memory limit are always required; set requireCpuLimit: true`,
 	}
 	for rules, want := range cases {
 		dir := policyProject(t, cleanStack, rules)

@@ -119,11 +119,14 @@ func TestAnalyzerProtocol(t *testing.T) {
 
 	// What the engine sends for {"aws-allowed-regions": {"enforcementLevel":
 	// "mandatory", "allowedRegions": ["eu-west-1"]}, "k8s-image-pinned": "disabled"}.
+	// "k8s-resource-limits": {"requireCpuLimit": true} switches CPU limits on.
 	regions, _ := structpb.NewStruct(map[string]any{"allowedRegions": []any{"eu-west-1"}})
+	cpuLimit, _ := structpb.NewStruct(map[string]any{"requireCpuLimit": true})
 	empty, _ := structpb.NewStruct(nil)
 	if _, err := c.Configure(ctx, &pulumirpc.ConfigureAnalyzerRequest{PolicyConfig: map[string]*pulumirpc.PolicyConfig{
 		"aws-allowed-regions": {EnforcementLevel: pulumirpc.EnforcementLevel_MANDATORY, Properties: regions},
 		"k8s-image-pinned":    {EnforcementLevel: pulumirpc.EnforcementLevel_DISABLED, Properties: empty},
+		"k8s-resource-limits": {EnforcementLevel: pulumirpc.EnforcementLevel_ADVISORY, Properties: cpuLimit},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +171,32 @@ func TestAnalyzerProtocol(t *testing.T) {
 		if d := got[name]; len(d) != 1 || d[0].GetEnforcementLevel() != pulumirpc.EnforcementLevel_ADVISORY {
 			t.Errorf("%s = %v", name, d)
 		}
+	}
+	if d := got["k8s-resource-limits"]; len(d) != 1 ||
+		!strings.Contains(d[0].GetMessage(), `Pod "web": container "web" (spec.containers[0]) sets no cpu request, memory request, memory limit or cpu limit.`) {
+		t.Errorf("k8s-resource-limits = %v", d)
+	}
+
+	// Requests and a memory limit pass by default; with requireCpuLimit
+	// configured above, the missing CPU limit is the one violation.
+	resp, err = c.Analyze(ctx, &pulumirpc.AnalyzeRequest{
+		Type: "kubernetes:apps/v1:Deployment", Name: "api", Urn: "urn:pulumi:dev::konductor::kubernetes:apps/v1:Deployment::api",
+		Properties: props(t, map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "api"},
+			"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "api", "image": "nginx:1.27.3", "resources": map[string]any{
+					"requests": map[string]any{"cpu": "100m", "memory": "128Mi"},
+					"limits":   map[string]any{"memory": "128Mi"},
+				}},
+			}}}},
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := byPolicy(resp.GetDiagnostics())["k8s-resource-limits"]; len(d) != 1 ||
+		!strings.Contains(d[0].GetMessage(), `Deployment "api": container "api" (spec.template.spec.containers[0]) sets no cpu limit.`) {
+		t.Errorf("k8s-resource-limits with requireCpuLimit = %v", d)
 	}
 
 	// Preview-time unknowns are not violations; protect is visible.

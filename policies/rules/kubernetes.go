@@ -228,59 +228,147 @@ func k8sImagePinned() Rule {
 	}
 }
 
+// k8sResourceLimits follows current practice (Kyverno's
+// require-requests-limits, Gatekeeper's k8srequiredresources samples): CPU
+// and memory requests, so the scheduler places pods on nodes that fit them,
+// and a memory limit, so one container cannot exhaust a node's memory. CPU
+// limits are opt-in: the kernel throttles a container at its CPU limit even
+// when the node has idle CPU, which hurts latency more than it protects
+// neighbours that requests already protect.
 func k8sResourceLimits() Rule {
 	return Rule{
-		Name:        "k8s-resource-limits",
-		Description: "Kubernetes containers set CPU and memory limits.",
-		Provider:    "kubernetes",
-		Level:       Advisory,
+		Name: "k8s-resource-limits",
+		Description: "Kubernetes containers and init containers set CPU and memory requests and a memory limit; " +
+			"CPU limits (which throttle) are required only with requireCpuLimit.",
+		Provider: "kubernetes",
+		Level:    Advisory,
 		Properties: []Property{{
-			Name: "requiredLimits", Type: "array", Items: "string",
-			Description: "resources.limits keys every container and init container must set",
-			Default:     stringsDefault("cpu", "memory"),
+			Name: "requireCpuLimit", Type: "boolean",
+			Description: "also require resources.limits.cpu (off by default: a CPU limit throttles the container " +
+				"even when the node has idle CPU)",
+			Default: false,
 		}},
-		Check: podCheck(func(spec map[string]any, path string, cfg Config) []Violation {
-			required := cfg.Strings("requiredLimits")
+		Retired: map[string]string{
+			"requiredLimits": "CPU and memory requests and a memory limit are always required; " +
+				"set requireCpuLimit: true to require CPU limits too",
+		},
+		Check: func(r Resource, cfg Config) []Violation {
+			spec, path, ok := podSpec(r)
+			if !ok {
+				return nil
+			}
+			needs := []resourceNeed{
+				{"requests", "cpu", "100m"},
+				{"requests", "memory", "128Mi"},
+				{"limits", "memory", "256Mi"},
+			}
+			if cfg.Bool("requireCpuLimit") {
+				needs = append(needs, resourceNeed{"limits", "cpu", "500m"})
+			}
+			// Pod-level resources (spec.resources, Kubernetes 1.32+) budget
+			// every container that sets none of its own.
+			podRes := spec["resources"]
+			if IsUnknown(podRes) {
+				return nil
+			}
 			var vs []Violation
-			// Ephemeral containers cannot have resources.
+			// Ephemeral containers are left out: the API rejects resources
+			// on them. Init containers (sidecars included) are scheduled
+			// with requests like any other, so they are checked.
 			for _, c := range containers(spec, path, "initContainers", "containers") {
-				limits, _ := get(c.spec, "resources", "limits")
-				if IsUnknown(limits) {
+				res := c.spec["resources"]
+				if IsUnknown(res) {
 					continue
 				}
-				lm, _ := asMap(limits)
-				var missing, example []string
-				for _, k := range required {
-					v, ok := lm[k]
-					if IsUnknown(v) {
+				var missing, fixes []string
+				for _, n := range needs {
+					if n.satisfied(res, podRes) {
 						continue
 					}
-					if s, isStr := v.(string); !ok || v == nil || (isStr && s == "") {
-						missing = append(missing, k)
-						example = append(example, fmt.Sprintf("%q: %q", k, exampleLimit(k)))
-					}
+					missing = append(missing, n.String())
+					fixes = append(fixes, fmt.Sprintf("%s.resources.%s.%s (%s)", c.path, n.field, n.resource, n.example(res)))
 				}
 				if len(missing) > 0 {
 					vs = append(vs, Violation{
-						Message: fmt.Sprintf("%s sets no %s limit.", c.label(), strings.Join(missing, "/")),
-						Remediation: fmt.Sprintf("set %s.resources.limits {%s}, sized for the workload.",
-							c.path, strings.Join(example, ", ")),
+						Message:     fmt.Sprintf("%s: %s sets no %s.", workloadLabel(r), c.label(), joinList(missing, "or")),
+						Remediation: fmt.Sprintf("set %s, sized for the workload.", joinList(fixes, "and")),
 					})
 				}
 			}
 			return vs
-		}),
+		},
 	}
 }
 
-func exampleLimit(resource string) string {
-	switch resource {
-	case "cpu":
-		return "500m"
-	case "memory":
-		return "256Mi"
+// resourceNeed is one entry of a container's resources the rule requires.
+type resourceNeed struct {
+	field    string // "requests" or "limits"
+	resource string // "cpu" or "memory"
+	sample   string // example quantity for the remediation
+}
+
+// String names the need in messages: "cpu request", "memory limit".
+func (n resourceNeed) String() string {
+	return n.resource + " " + strings.TrimSuffix(n.field, "s")
+}
+
+// satisfied reports whether the container's resources, or the pod-level
+// ones, meet the need. Kubernetes defaults a missing request to the limit,
+// so a limit meets the request too. Unknown values count as set.
+func (n resourceNeed) satisfied(container, pod any) bool {
+	fields := []string{n.field}
+	if n.field == "requests" {
+		fields = append(fields, "limits")
 	}
-	return "<quantity>"
+	for _, res := range []any{container, pod} {
+		m, _ := asMap(res)
+		for _, f := range fields {
+			v, ok := get(m, f, n.resource)
+			if !ok || v == nil {
+				continue
+			}
+			if s, isStr := v.(string); !isStr || s != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// example is the quantity the remediation suggests: for a memory limit the
+// container's memory request when it sets one, since a limit equal to the
+// request keeps the pod from being OOM-killed for using what it asked for.
+func (n resourceNeed) example(res any) string {
+	if n.field == "limits" && n.resource == "memory" {
+		m, _ := asMap(res)
+		v, _ := get(m, "requests", n.resource)
+		if q, ok := asString(v); ok && q != "" {
+			return fmt.Sprintf("e.g. %q, its request", q)
+		}
+	}
+	return fmt.Sprintf("e.g. %q", n.sample)
+}
+
+// workloadLabel names a workload in messages: its kind and metadata.name
+// (the Pulumi resource name when the name is not known yet).
+func workloadLabel(r Resource) string {
+	_, _, kind, _ := typeParts(r.Type)
+	name, _ := get(r.Properties, "metadata", "name")
+	if s, ok := asString(name); ok && s != "" {
+		return fmt.Sprintf("%s %q", kind, s)
+	}
+	if r.Name != "" {
+		return fmt.Sprintf("%s %q", kind, r.Name)
+	}
+	return kind
+}
+
+// joinList joins items as prose: "a", "a or b", "a, b or c".
+func joinList(items []string, conj string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
 }
 
 func k8sNamespaceMetadata() Rule {

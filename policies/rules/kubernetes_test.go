@@ -141,22 +141,78 @@ func TestK8sImagePinned(t *testing.T) {
 }
 
 func TestK8sResourceLimits(t *testing.T) {
-	runCases(t, "k8s-resource-limits", podCases(t, []podCase{
-		{name: "limits set", spec: `{"containers":[` + goodContainer + `]}`},
+	ctr := func(name, resources string) string {
+		return fmt.Sprintf(`{"name":%q,"image":"nginx:1.27.3","resources":%s}`, name, resources)
+	}
+	// Requests for both and a memory limit: current practice, no CPU limit.
+	const practice = `{"requests":{"cpu":"100m","memory":"128Mi"},"limits":{"memory":"128Mi"}}`
+	cpuLimit := map[string]any{"requireCpuLimit": true}
+	cases := podCases(t, []podCase{
+		{name: "requests and memory limit", spec: `{"containers":[` + ctr("app", practice) + `]}`},
+		{name: "requests and both limits", spec: `{"containers":[` + goodContainer + `]}`},
 		{name: "no resources", spec: `{"containers":[{"name":"app","image":"nginx:1.27.3"}]}`,
-			want: []string{`container "app" (SPEC.containers[0]) sets no cpu/memory limit. Remediation: set SPEC.containers[0].resources.limits {"cpu": "500m", "memory": "256Mi"}`}},
-		{name: "requests only", spec: `{"containers":[{"name":"app","image":"nginx:1.27.3","resources":{"requests":{"cpu":"100m","memory":"64Mi"}}}]}`,
-			want: []string{"sets no cpu/memory limit"}},
-		{name: "memory only", spec: `{"containers":[{"name":"app","image":"nginx:1.27.3","resources":{"limits":{"memory":"64Mi"}}}]}`,
-			want: []string{"sets no cpu limit"}},
-		{name: "numeric cpu", spec: `{"containers":[{"name":"app","image":"nginx:1.27.3","resources":{"limits":{"cpu":1,"memory":"64Mi"}}}]}`},
-		{name: "second container", spec: `{"containers":[` + goodContainer + `,{"name":"sidecar","image":"envoy:1.30","resources":{"limits":{"cpu":"100m"}}}]}`,
-			want: []string{`container "sidecar" (SPEC.containers[1]) sets no memory limit`}},
-		{name: "init container", spec: `{"initContainers":[{"name":"init","image":"busybox:1.36"}],"containers":[` + goodContainer + `]}`,
-			want: []string{`container "init" (SPEC.initContainers[0]) sets no cpu/memory limit`}},
-		{name: "memory only required", spec: `{"containers":[{"name":"app","image":"nginx:1.27.3","resources":{"limits":{"memory":"64Mi"}}}]}`,
-			cfg: map[string]any{"requiredLimits": []any{"memory"}}},
-	}))
+			want: []string{`container "app" (SPEC.containers[0]) sets no cpu request, memory request or memory limit. ` +
+				`Remediation: set SPEC.containers[0].resources.requests.cpu (e.g. "100m"), ` +
+				`SPEC.containers[0].resources.requests.memory (e.g. "128Mi") and ` +
+				`SPEC.containers[0].resources.limits.memory (e.g. "256Mi"), sized for the workload.`}},
+		{name: "empty resources", spec: `{"containers":[` + ctr("app", `{}`) + `]}`,
+			want: []string{"sets no cpu request, memory request or memory limit."}},
+		{name: "missing cpu request", spec: `{"containers":[` + ctr("app", `{"requests":{"memory":"128Mi"},"limits":{"memory":"256Mi"}}`) + `]}`,
+			want: []string{`container "app" (SPEC.containers[0]) sets no cpu request. Remediation: set SPEC.containers[0].resources.requests.cpu (e.g. "100m"), sized`}},
+		{name: "missing memory limit", spec: `{"containers":[` + ctr("app", `{"requests":{"cpu":"100m","memory":"128Mi"}}`) + `]}`,
+			want: []string{`container "app" (SPEC.containers[0]) sets no memory limit. Remediation: set SPEC.containers[0].resources.limits.memory (e.g. "128Mi", its request), sized`}},
+		{name: "empty memory limit", spec: `{"containers":[` + ctr("app", `{"requests":{"cpu":"100m","memory":"128Mi"},"limits":{"memory":""}}`) + `]}`,
+			want: []string{"sets no memory limit."}},
+		{name: "null cpu request", spec: `{"containers":[` + ctr("app", `{"requests":{"cpu":null,"memory":"128Mi"},"limits":{"memory":"128Mi"}}`) + `]}`,
+			want: []string{"sets no cpu request."}},
+		// Kubernetes defaults a missing request to the limit.
+		{name: "limits only", spec: `{"containers":[` + ctr("app", `{"limits":{"cpu":"500m","memory":"256Mi"}}`) + `]}`},
+		{name: "memory limit only", spec: `{"containers":[` + ctr("app", `{"limits":{"memory":"256Mi"}}`) + `]}`,
+			want: []string{"sets no cpu request."}},
+		{name: "numeric cpu", spec: `{"containers":[` + ctr("app", `{"requests":{"cpu":1,"memory":"64Mi"},"limits":{"memory":"64Mi"}}`) + `]}`},
+		{name: "second container", spec: `{"containers":[` + ctr("app", practice) + `,` + ctr("sidecar", `{"limits":{"cpu":"100m"}}`) + `]}`,
+			want: []string{`container "sidecar" (SPEC.containers[1]) sets no memory request or memory limit`}},
+		{name: "init container", spec: `{"initContainers":[{"name":"init","image":"busybox:1.36"}],"containers":[` + ctr("app", practice) + `]}`,
+			want: []string{`container "init" (SPEC.initContainers[0]) sets no cpu request, memory request or memory limit`}},
+		// The API rejects resources on ephemeral containers.
+		{name: "ephemeral container", spec: `{"containers":[` + ctr("app", practice) + `],
+			"ephemeralContainers":[{"name":"debug","image":"busybox:1.36"}]}`},
+		{name: "pod-level resources", spec: `{"resources":{"requests":{"cpu":"200m"},"limits":{"memory":"512Mi"}},
+			"containers":[{"name":"app","image":"nginx:1.27.3"},` + ctr("sidecar", `{"requests":{"memory":"32Mi"}}`) + `]}`},
+		{name: "no cpu limit, required", spec: `{"containers":[` + ctr("app", practice) + `]}`, cfg: cpuLimit,
+			want: []string{`container "app" (SPEC.containers[0]) sets no cpu limit. Remediation: set SPEC.containers[0].resources.limits.cpu (e.g. "500m"), sized`}},
+		{name: "cpu limit, required", spec: `{"containers":[` + goodContainer + `]}`, cfg: cpuLimit},
+		{name: "nothing, cpu limit required", spec: `{"containers":[{"name":"app","image":"nginx:1.27.3"}]}`, cfg: cpuLimit,
+			want: []string{"sets no cpu request, memory request, memory limit or cpu limit."}},
+	})
+	// The message names the workload first: its kind and metadata.name.
+	for _, c := range cases {
+		kind := c.res.Type[strings.LastIndex(c.res.Type, ":")+1:]
+		name, _ := get(c.res.Properties, "metadata", "name")
+		for i, w := range c.want {
+			if strings.HasPrefix(w, "container ") {
+				c.want[i] = fmt.Sprintf("%s %q: %s", kind, name, w)
+			}
+		}
+	}
+	pod := func(spec map[string]any) Resource {
+		return Resource{Type: "kubernetes:core/v1:Pod", Name: "web", Properties: map[string]any{"spec": spec}}
+	}
+	cases = append(cases,
+		ruleCase{name: "unknown resources", res: pod(map[string]any{"containers": []any{
+			map[string]any{"name": "app", "resources": Unknown{}}}})},
+		ruleCase{name: "unknown quantities", res: pod(map[string]any{"containers": []any{
+			map[string]any{"name": "app", "resources": map[string]any{
+				"requests": map[string]any{"cpu": Unknown{}, "memory": "64Mi"}, "limits": Unknown{}}}}})},
+		ruleCase{name: "unknown pod-level resources", res: pod(map[string]any{"resources": Unknown{},
+			"containers": []any{map[string]any{"name": "app"}}})},
+		// Autonamed before the provider's Check: the Pulumi name stands in.
+		ruleCase{name: "Pulumi name", res: pod(map[string]any{"containers": []any{map[string]any{"name": "app"}}}),
+			want: []string{`Pod "web": container "app" (spec.containers[0]) sets no cpu request`}},
+		ruleCase{name: "not a workload", res: Resource{Type: "kubernetes:core/v1:ConfigMap",
+			Properties: obj(t, `{"apiVersion":"v1","kind":"ConfigMap","data":{"resources":"none"}}`)}},
+	)
+	runCases(t, "k8s-resource-limits", cases)
 }
 
 func TestK8sNamespaceMetadata(t *testing.T) {

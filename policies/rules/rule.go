@@ -13,8 +13,11 @@ package rules
 //go:generate go run ./internal/gentaggable
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +40,72 @@ type Property struct {
 	Items       string // element type of an "array"
 	Description string
 	Default     any
+}
+
+// Check reports whether v, a configured value (decoded from konductor.yaml
+// or the engine's JSON), has the property's type. The engine checks values
+// against the same JSON schema, but only once a run has started and
+// without naming the file; this lets konductor say so up front.
+func (p Property) Check(v any) error {
+	if p.Type == "array" {
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%s is not a list of %ss", show(v), p.Items)
+		}
+		for i, e := range list {
+			if !hasType(e, p.Items) {
+				return fmt.Errorf("element %d, %s, is not a %s", i, show(e), typeNoun(p.Items))
+			}
+		}
+		return nil
+	}
+	if !hasType(v, p.Type) {
+		return fmt.Errorf("%s is not a %s", show(v), typeNoun(p.Type))
+	}
+	return nil
+}
+
+// hasType reports whether v is a value of a JSON schema scalar type.
+func hasType(v any, typ string) bool {
+	switch typ {
+	case "string":
+		_, ok := v.(string)
+		return ok
+	case "boolean":
+		_, ok := v.(bool)
+		return ok
+	case "number", "integer":
+		if _, isStr := v.(string); isStr {
+			return false // asNumber parses strings; the schema does not
+		}
+		n, ok := asNumber(v)
+		return ok && (typ == "number" || n == math.Trunc(n))
+	}
+	return false
+}
+
+// typeNoun names a JSON schema type in errors.
+func typeNoun(typ string) string {
+	switch typ {
+	case "boolean":
+		return "boolean (true or false)"
+	case "integer":
+		return "whole number"
+	}
+	return typ
+}
+
+// show renders a configured value in errors: strings quoted, the rest as
+// JSON ("null" for a key given no value).
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // Resource is what a check sees of one resource.
@@ -82,6 +151,9 @@ type Rule struct {
 	Provider   string
 	Level      Level
 	Properties []Property
+	// Retired maps properties the rule no longer takes to what to set
+	// instead, so an old konductor.yaml gets told rather than "unknown".
+	Retired map[string]string
 	// Exactly one of Check and CheckStack is set. Check validates one
 	// resource's inputs before the engine acts on it; CheckStack validates
 	// the final set of resources (outputs) once every step has run.

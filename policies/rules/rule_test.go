@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"regexp"
+	"slices"
 	"testing"
 )
 
@@ -89,6 +90,14 @@ func TestAll(t *testing.T) {
 			if !reflect.DeepEqual(back, p.Default) {
 				t.Errorf("%s.%s: default %#v is not JSON-shaped", r.Name, p.Name, p.Default)
 			}
+			if err := p.Check(p.Default); err != nil {
+				t.Errorf("%s.%s: default fails its own type: %v", r.Name, p.Name, err)
+			}
+		}
+		for old, hint := range r.Retired {
+			if hint == "" || slices.ContainsFunc(r.Properties, func(p Property) bool { return p.Name == old }) {
+				t.Errorf("%s: retired property %q is still a property or has no hint", r.Name, old)
+			}
 		}
 	}
 }
@@ -104,5 +113,44 @@ func TestConfigMerge(t *testing.T) {
 	}
 	if _, ok := Lookup("nope"); ok {
 		t.Error("Lookup(nope) found a rule")
+	}
+}
+
+// TestPropertyCheck: values as konductor.yaml decodes them (YAML ints stay
+// int) are checked against the property's JSON schema type.
+func TestPropertyCheck(t *testing.T) {
+	boolean := Property{Name: "requireCpuLimit", Type: "boolean"}
+	ports := Property{Name: "adminPorts", Type: "array", Items: "number"}
+	regions := Property{Name: "allowedRegions", Type: "array", Items: "string"}
+	count := Property{Name: "n", Type: "integer"}
+	for _, c := range []struct {
+		p    Property
+		v    any
+		want string // error text; "" for a valid value
+	}{
+		{boolean, true, ""},
+		{boolean, false, ""},
+		{boolean, "yes", `"yes" is not a boolean (true or false)`},
+		{boolean, "true", `"true" is not a boolean (true or false)`},
+		{boolean, 1, `1 is not a boolean (true or false)`},
+		{boolean, nil, `null is not a boolean (true or false)`},
+		{ports, []any{22, 3389.0}, ""},
+		{ports, []any{22, "ssh"}, `element 1, "ssh", is not a number`},
+		{ports, 22, `22 is not a list of numbers`},
+		{regions, []any{"eu-west-1"}, ""},
+		{regions, "eu-west-1", `"eu-west-1" is not a list of strings`},
+		{regions, []any{"cpu", "memory"}, ""},
+		{count, 3, ""},
+		{count, 2.5, `2.5 is not a whole number`},
+		{Property{Name: "s", Type: "string"}, []any{"a"}, `["a"] is not a string`},
+	} {
+		err := c.p.Check(c.v)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("%s.Check(%#v) = %q, want %q", c.p.Name, c.v, got, c.want)
+		}
 	}
 }
