@@ -209,7 +209,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (*result.Result, error) {
 	}
 	MarkOverridden(res, req.Overrides)
 	res.Commit = req.Commit
-	if res.Operation == result.Preview && res.Status == result.Succeeded {
+	if res.Operation == result.Preview && (res.Status == result.Succeeded || res.Status == result.Blocked) {
+		// A preview stopped only by policy still shows every change: what
+		// a reviewer overriding the policy approves.
 		res.Review = result.ReviewOf(mask(req, res)).Encode()
 	}
 	return res, nil
