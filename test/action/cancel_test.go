@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/containercraft/konductor-action/runner/action"
+	"github.com/containercraft/konductor-action/test/fakegithub"
 	"github.com/containercraft/konductor-action/test/kubecluster"
 	"github.com/containercraft/konductor-action/test/testenv"
 )
@@ -33,8 +34,9 @@ const (
 // Deployment, whose pods can never be scheduled (a nodeSelector no node
 // matches), so the operation would outlast the window by minutes.
 // konductor must stop the engine, write the stack's cancelled section to
-// the job summary and its outputs, and exit by itself before the kill; the
-// next deploy, with pods that schedule, must succeed on the same state.
+// the job summary, its outputs and the merged pull request's comment, and
+// exit by itself before the kill; the next deploy, with pods that
+// schedule, must succeed on the same state.
 //
 // Twice: a create cancelled with the pinned CLI as it is, then an update
 // cancelled with a CLI deaf to the graceful cancel, as the engine is while
@@ -55,10 +57,20 @@ func TestCancelInsideGitHubWindow(t *testing.T) {
 	w := newWorldIn(t, ws)
 	env := map[string]string{"GITHUB_SHA": pushSHA, "GITHUB_REF": "refs/heads/main"}
 
+	// The first deploy is the merge of pull request #2: it reports there too.
+	w.srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: owner + "/" + repo,
+		HeadRef: "changes", HeadSHA: shaA, Merged: true, MergeCommitSHA: pushSHA})
+
 	edit(t, stack, schedulable, unschedulable)
 	r, _ := cancelMidUp(t, w, cs, env)
 	// The provider's own words: its await was cancelled, not timed out.
-	contains(t, "summary after cancelling the create", r.summary, `Resource operation was cancelled for "cert-manager"`)
+	const why = `Resource operation was cancelled for "cert-manager"`
+	contains(t, "summary after cancelling the create", r.summary, why)
+	contains(t, "pull request comment after cancelling the create", w.comment(),
+		"<!-- konductor:section:dev/deploy:begin", "`dev` — up cancelled", why)
+	// The later ones are direct pushes, sparing each the comment's 18 s
+	// settling.
+	w.srv.AddPullRequest(fakegithub.PullRequest{Owner: owner, Repo: repo, Number: prNum, HeadRepo: owner + "/" + repo, HeadRef: "changes", HeadSHA: shaA})
 	t.Logf("state after cancelling the create: %s", stateSummary(t, w))
 	edit(t, stack, unschedulable, schedulable)
 	deployed(t, w, cs, env)
