@@ -6,6 +6,7 @@ import (
 	"github.com/containercraft/konductor-action/modules/aws"
 	"github.com/containercraft/konductor-action/modules/azure"
 	"github.com/containercraft/konductor-action/modules/certmanager"
+	"github.com/containercraft/konductor-action/modules/helm"
 	"github.com/containercraft/konductor-action/modules/kubernetes"
 )
 
@@ -15,6 +16,7 @@ func Registry() *modules.Registry {
 		aws.Module,
 		azure.Module,
 		certmanager.Module,
+		helm.Module,
 		kubernetes.Module,
 	)
 }

@@ -7,11 +7,9 @@ package certmanager
 
 import (
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -126,16 +124,12 @@ func Defaults() Config {
 	}
 }
 
-var (
-	// A chart version: semver with an optional leading v, no ranges.
-	chartVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-	// A Go duration as cert-manager accepts it.
-	certDuration = regexp.MustCompile(`^(\d+(\.\d+)?(h|m|s|ms))+$`)
-)
+// A Go duration as cert-manager accepts it.
+var certDuration = regexp.MustCompile(`^(\d+(\.\d+)?(h|m|s|ms))+$`)
 
 func validate(c *Config) error {
 	var errs []error
-	if !chartVersion.MatchString(c.Version) {
+	if !versions.IsExact(c.Version) {
 		errs = append(errs, modules.Errorf("version", "%q is not an exact chart version (e.g. v1.21.2; no ranges, no latest)", c.Version))
 	}
 	if c.ChartPath == "" && !strings.HasPrefix(c.Repository, "https://") && !strings.HasPrefix(c.Repository, "http://") && !strings.HasPrefix(c.Repository, "oci://") {
@@ -233,28 +227,13 @@ func Values(c *Config) map[string]any {
 		"webhook":                  map[string]any{"resources": c.Resources.Webhook.values()},
 		"cainjector":               map[string]any{"resources": c.Resources.CAInjector.values()},
 	}
-	return merge(v, c.Values)
-}
-
-// merge returns dst with src merged over it, recursively for maps.
-func merge(dst, src map[string]any) map[string]any {
-	for _, k := range slices.Sorted(maps.Keys(src)) {
-		sv := src[k]
-		if sm, ok := sv.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = merge(dm, sm)
-				continue
-			}
-		}
-		dst[k] = sv
-	}
-	return dst
+	return modules.MergeValues(v, c.Values)
 }
 
 func deploy(ctx *pulumi.Context, c *Config, env modules.Env) (modules.Outputs, error) {
-	provider, ok := env.Deps[kubernetes.Name][kubernetes.OutputProvider].(pulumi.ProviderResource)
-	if !ok {
-		return nil, fmt.Errorf("cert_manager: the kubernetes module's outputs hold no provider")
+	provider, err := kubernetes.Provider(Name, env)
+	if err != nil {
+		return nil, err
 	}
 	opts := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
 		return env.Options(append([]pulumi.ResourceOption{pulumi.Provider(provider)}, extra...)...)
@@ -305,15 +284,7 @@ func deploy(ctx *pulumi.Context, c *Config, env modules.Env) (modules.Outputs, e
 
 	// The issuers are admitted by the chart's webhook: create them after
 	// every resource of the chart (its Deployments are awaited Ready).
-	afterChart := pulumi.DependsOnInputs(chart.Resources.ApplyT(func(rs []any) []pulumi.Resource {
-		out := make([]pulumi.Resource, 0, len(rs))
-		for _, r := range rs {
-			if res, ok := r.(pulumi.Resource); ok {
-				out = append(out, res)
-			}
-		}
-		return out
-	}).(pulumi.ResourceArrayOutput))
+	afterChart := kubernetes.AfterChart(chart)
 
 	issuerRef := func(name string) map[string]any {
 		return map[string]any{"name": name, "kind": "ClusterIssuer", "group": "cert-manager.io"}

@@ -6,6 +6,7 @@ package versions
 import (
 	_ "embed"
 	"fmt"
+	"regexp"
 	"sort"
 	"sync"
 
@@ -71,3 +72,12 @@ func Keys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// exact is a chart or image version as the pins hold them: semver with an
+// optional leading v, no ranges, wildcards or "latest".
+var exact = regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+
+// IsExact reports whether v names one version (e.g. v1.21.2, 4.12.0-rc.1),
+// so that what a stack deploys never moves without a commit: modules reject
+// anything else where they take a version.
+func IsExact(v string) bool { return exact.MatchString(v) }
