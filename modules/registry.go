@@ -2,6 +2,7 @@ package modules
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +23,35 @@ func NewRegistry(mods ...Module) *Registry {
 		r.byName[m.Name()] = m
 	}
 	return r
+}
+
+// validName is what a module name must look like: it is a key of stack
+// config (`pulumi config set --path <name>.enabled true`) and a label value.
+var validName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// With returns a new registry holding r's modules and extra, as a custom
+// build adds its own modules to the built-in ones. Unlike NewRegistry it
+// returns an error, not a panic: the names come from another team's code,
+// and a module that took a built-in's name would silently replace it.
+func (r *Registry) With(extra ...Module) (*Registry, error) {
+	out := &Registry{byName: make(map[string]Module, len(r.byName)+len(extra))}
+	for n, m := range r.byName {
+		out.byName[n] = m
+	}
+	for _, m := range extra {
+		if m == nil {
+			return nil, fmt.Errorf("modules: a nil module was added")
+		}
+		n := m.Name()
+		if !validName.MatchString(n) {
+			return nil, fmt.Errorf("modules: module name %q: use lowercase letters, digits and _, starting with a letter", n)
+		}
+		if _, dup := out.byName[n]; dup {
+			return nil, fmt.Errorf("modules: module %q is added twice, or takes the name of a built-in module", n)
+		}
+		out.byName[n] = m
+	}
+	return out, nil
 }
 
 // Get returns the named module.

@@ -5,9 +5,11 @@ package main
 import (
 	"os"
 
-	"github.com/containercraft/konductor-action/cmd/konductor/cli"
+	konductor "github.com/containercraft/konductor-action"
 )
 
+// The public entry point, so the shipped binary is a custom build with no
+// extra modules, and the two cannot drift apart.
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(konductor.Main(os.Args[1:]))
 }

@@ -51,7 +51,7 @@ failed; 2 bad input (no such stack, a bad --older-than).`,
 			}
 			// An unknown stack or invalid config exits 2 before the engine
 			// starts, as the operations do.
-			if _, err := f.load(); err != nil {
+			if _, err := f.load(g.reg); err != nil {
 				return err
 			}
 			b, err := backend.Resolve(f.cwd, os.Getenv)

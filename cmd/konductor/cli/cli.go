@@ -46,19 +46,29 @@ type globals struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	log       *slog.Logger
+	// reg is the modules this binary knows: the built-in ones and those a
+	// custom build adds (konductor.Main).
+	reg *modules.Registry
 }
 
-// Main runs the CLI and returns the process exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
+// Main runs the CLI and returns the process exit code. extra are modules a
+// custom build adds to the built-in ones.
+func Main(args []string, stdout, stderr io.Writer, extra ...modules.Module) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &globals{stdout: stdout, stderr: stderr}
+	reg, err := builtin.Registry().With(extra...)
+	if err != nil {
+		// The build is wrong, not the input: `konductor build` runs the
+		// binary once, so a team sees this before shipping it.
+		fmt.Fprintf(stderr, "konductor: this build's modules: %v\n", err)
+		return ExitFailed
+	}
+	g := &globals{stdout: stdout, stderr: stderr, reg: reg}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	return exitCode(err, stderr)
+	return exitCode(root.ExecuteContext(ctx), stderr)
 }
 
 // exitCode is the only place errors become exit codes.
@@ -149,9 +159,9 @@ func (f *stackFlags) bindDir(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.configFile, "config-file", "", "konductor.yaml to use (default: the one in --cwd)")
 }
 
-// load validates the stack's configuration.
-func (f *stackFlags) load() (*config.Stack, error) {
-	return config.LoadWithSettings(f.cwd, f.stack, builtin.Registry(), f.configFile)
+// load validates the stack's configuration against reg's modules.
+func (f *stackFlags) load(reg *modules.Registry) (*config.Stack, error) {
+	return config.LoadWithSettings(f.cwd, f.stack, reg, f.configFile)
 }
 
 func (f *stackFlags) check() error {
@@ -164,10 +174,10 @@ func (f *stackFlags) check() error {
 	return nil
 }
 
-// newRunner is the runner every command uses: the built-in modules and the
+// newRunner is the runner every command uses: this build's modules and the
 // baseline policy pack shipped next to the binary.
 func newRunner(eng *engine.Engine, g *globals) *runner.Runner {
-	return &runner.Runner{Registry: builtin.Registry(), Engine: eng,
+	return &runner.Runner{Registry: g.reg, Engine: eng,
 		Policy: policy.Options{Baseline: policy.DefaultBaseline(os.Getenv)}}
 }
 
@@ -181,7 +191,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if err := f.check(); err != nil {
 				return err
 			}
-			st, err := f.load()
+			st, err := f.load(g.reg)
 			if err != nil {
 				return err
 			}
@@ -199,7 +209,7 @@ func newModulesCmd(g *globals) *cobra.Command {
 		Short: "List the modules with their config fields and defaults",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg := builtin.Registry()
+			reg := g.reg
 			for _, name := range reg.Names() {
 				m, _ := reg.Get(name)
 				printModule(g.stdout, m)

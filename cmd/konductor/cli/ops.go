@@ -116,7 +116,7 @@ func runOp(ctx context.Context, g *globals, op result.Operation, f opFlags, name
 	for _, name := range names {
 		sf := f.stackFlags
 		sf.stack = name
-		if _, err := sf.load(); err != nil {
+		if _, err := sf.load(g.reg); err != nil {
 			var ce config.Errors
 			if !errors.As(err, &ce) {
 				return err

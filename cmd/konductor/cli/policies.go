@@ -25,7 +25,7 @@ func newPoliciesCmd(g *globals) *cobra.Command {
 				if err := f.check(); err != nil {
 					return err
 				}
-				st, err := f.load()
+				st, err := f.load(g.reg)
 				if err != nil {
 					return err
 				}
