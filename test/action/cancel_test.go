@@ -107,7 +107,7 @@ func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string
 		exited <- r
 	}()
 	// Whatever happens, nothing of the step outlives the test.
-	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+	t.Cleanup(func() { killStep(t, w.workspace, pid) })
 
 	// In flight: the Deployment is applied and its new pod unschedulable,
 	// so the provider awaits a readiness that cannot come.
@@ -143,9 +143,11 @@ func cancelMidUp(t *testing.T, w *world, cs kubernetes.Interface, env map[string
 	}
 	took := exitedAt.Sub(sigint)
 	t.Logf("SIGINT → exit: %s (SIGTERM sent: %v, killed: %v)", took.Round(10*time.Millisecond), termSent, killed)
-	left := groupMembers(t, pid)
+	// Provider plugins run in process groups of their own: a process of
+	// the step is one with its workspace in its environment.
+	left := stepProcesses(t, w.workspace)
 	// GitHub removes what is left of the step when it ends.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	killStep(t, w.workspace, pid)
 	if killed {
 		t.Fatalf("konductor was still running %s after SIGINT and was killed: %s", githubKillAfter, r)
 	}
@@ -238,16 +240,43 @@ func pendingPod(t *testing.T, cs kubernetes.Interface, since time.Time) bool {
 	return false
 }
 
+// stepProcesses lists the live processes of the steps run in workspace
+// ws: konductor, the CLI, and the plugins the CLI starts in process groups
+// of their own, all with GITHUB_WORKSPACE=ws in their environment.
+func stepProcesses(t *testing.T, ws string) []int {
+	t.Helper()
+	want := []byte("\x00GITHUB_WORKSPACE=" + ws + "\x00")
+	return processes(t, func(dir string) bool {
+		b, err := os.ReadFile(filepath.Join(dir, "environ"))
+		f := statFields(dir)
+		return err == nil && bytes.Contains(append([]byte{0}, b...), want) && len(f) > 0 && f[0] != "Z"
+	})
+}
+
+// killStep kills the step's process group and every other process of it.
+func killStep(t *testing.T, ws string, pgid int) {
+	t.Helper()
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	for _, pid := range stepProcesses(t, ws) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// statFields is /proc/<pid>/stat after the command (which may hold spaces):
+// state ppid pgrp …; nil once the process is gone.
+func statFields(dir string) []string {
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+}
+
 // groupMembers lists the live pids in process group pgid.
 func groupMembers(t *testing.T, pgid int) []int {
 	t.Helper()
 	return processes(t, func(dir string) bool {
-		// stat: pid (comm) state ppid pgrp …, where comm may hold spaces.
-		b, err := os.ReadFile(filepath.Join(dir, "stat"))
-		if err != nil {
-			return false
-		}
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		f := statFields(dir)
 		return len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid)
 	})
 }
