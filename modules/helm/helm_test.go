@@ -10,7 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/containercraft/konductor-action/modules"
+	"github.com/containercraft/konductor-action/modules/kubernetes"
+	"github.com/containercraft/konductor-action/modules/metadata"
+	"github.com/containercraft/konductor-action/modules/metadata/metadatatest"
 )
 
 // paths returns the field paths of a validation error, failing on anything
@@ -160,5 +166,66 @@ func TestChartVersion(t *testing.T) {
 	}
 	if !sameVersion("v0.3.1", "0.3.1") || sameVersion("0.3.2", "0.3.1") {
 		t.Error("sameVersion")
+	}
+}
+
+// The resource graph under mocks: one Namespace for the releases sharing it,
+// carrying the global metadata, and each Chart with its source, version and
+// values, through the kubernetes module's provider.
+func TestDeployGraph(t *testing.T) {
+	k8sCfg := &kubernetes.Config{RenderDir: "rendered"}
+	cfg := &Config{Releases: []Release{
+		{Name: "web", Chart: "oci://registry.example.com/charts/web", Version: "1.2.3", Namespace: "apps", CreateNamespace: true,
+			Values: map[string]any{"replicas": 2}, DependsOn: []string{"ingress"}},
+		{Name: "ingress", Chart: "ingress-nginx", Repo: "https://charts.example.com", Version: "4.12.1", Namespace: "apps", CreateNamespace: true},
+	}}
+	if err := Module.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	mocks := metadatatest.Run(t, nil, func(ctx *pulumi.Context) error {
+		k8sOut, err := metadatatest.Deploy(ctx, kubernetes.Module, k8sCfg, metadatatest.Facts(), nil)
+		if err != nil {
+			return err
+		}
+		_, err = metadatatest.Deploy(ctx, Module, cfg, metadatatest.Facts(), map[string]modules.Outputs{kubernetes.Name: k8sOut})
+		return err
+	})
+
+	nss := mocks.ByType("kubernetes:core/v1:Namespace")
+	if len(nss) != 1 || nss[0].Name != "namespace-apps" {
+		t.Fatalf("namespaces %+v, want one namespace-apps", nss)
+	}
+	labels := nss[0].Inputs["metadata"].ObjectValue()["labels"].ObjectValue()
+	if got := labels[metadata.LabelModule]; !got.IsString() || got.StringValue() != Name {
+		t.Errorf("namespace labels %v, want module %s", labels, Name)
+	}
+	charts := map[string]resource.PropertyMap{}
+	for _, r := range mocks.ByType("kubernetes:helm.sh/v4:Chart") {
+		charts[r.Name] = r.Inputs
+		if !strings.HasPrefix(r.Provider, "urn:pulumi:dev::platform::konductor:index:Module$pulumi:providers:kubernetes::kubernetes::") {
+			t.Errorf("chart %s provider %q, want the kubernetes module's", r.Name, r.Provider)
+		}
+	}
+	web, ingress := charts["web"], charts["ingress"]
+	if web == nil || ingress == nil {
+		t.Fatalf("charts %v, want web and ingress", charts)
+	}
+	for _, c := range []struct {
+		got  resource.PropertyValue
+		want string
+	}{
+		{web["chart"], "oci://registry.example.com/charts/web"},
+		{web["version"], "1.2.3"},
+		{web["namespace"], "apps"},
+		{ingress["chart"], "ingress-nginx"},
+		{ingress["version"], "4.12.1"},
+		{ingress["repositoryOpts"].ObjectValue()["repo"], "https://charts.example.com"},
+	} {
+		if !c.got.IsString() || c.got.StringValue() != c.want {
+			t.Errorf("chart input %v, want %s", c.got, c.want)
+		}
+	}
+	if got := web["values"].ObjectValue()["replicas"]; !got.IsNumber() || got.NumberValue() != 2 {
+		t.Errorf("web values %v, want replicas 2", web["values"])
 	}
 }
