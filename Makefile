@@ -47,6 +47,8 @@ export KONDUCTOR_PULUMI_ROOT := $(PULUMI_ROOT)
 export KONDUCTOR_PLUGIN_PATH := $(PLUGIN_DIR)
 export KONDUCTOR_KUBE_CLUSTER := $(KUBE_CLUSTER)
 export KONDUCTOR_NPM_BIN := $(NPM_DIR)/node_modules/.bin
+# `make test` builds it (lint); the init test lints the workflow it writes.
+export KONDUCTOR_ACTIONLINT := $(ACTIONLINT)
 
 .PHONY: build tools demo test lint unit check-modcache fuzz clean-cache dist cloud-plugins coldstart bench bench-profile bench-cli-calls
 
