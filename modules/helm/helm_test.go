@@ -229,3 +229,37 @@ func TestDeployGraph(t *testing.T) {
 		t.Errorf("web values %v, want replicas 2", web["values"])
 	}
 }
+
+// What only the work dir can tell is checked at deploy time: a local chart
+// whose Chart.yaml disagrees with version, a missing values file, a chart
+// directory that is not there.
+func TestDeployChecksFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "charts", "app", "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.3.1\n")
+	for _, tc := range []struct {
+		release Release
+		want    string
+	}{
+		{Release{Name: "app", Chart: "charts/app", Version: "0.3.0"}, "version 0.3.0, but the chart at charts/app is 0.3.1"},
+		{Release{Name: "app", Chart: "charts/app", ValuesFiles: []string{"values/app.yaml"}}, "values/app.yaml: not found"},
+		{Release{Name: "app", Chart: "charts/none"}, "charts/none: not found"},
+	} {
+		cfg := &Config{Releases: []Release{tc.release}}
+		if err := Module.Validate(cfg); err != nil {
+			t.Fatal(err)
+		}
+		mocks := &metadatatest.Mocks{}
+		err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+			k8sOut, err := kubernetes.Module.Deploy(ctx, &kubernetes.Config{RenderDir: "rendered"}, modules.Env{})
+			if err != nil {
+				return err
+			}
+			_, err = Module.Deploy(ctx, cfg, modules.Env{WorkDir: dir, Deps: map[string]modules.Outputs{kubernetes.Name: k8sOut}})
+			return err
+		}, pulumi.WithMocks("platform", "dev", mocks))
+		mocks.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.release, err, tc.want)
+		}
+	}
+}
