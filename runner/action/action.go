@@ -265,6 +265,11 @@ func (r *run) main() error {
 		return r.refuse(invalid)
 	}
 
+	if r.pushDeploy() {
+		// Looked up once, before stacks run side by side: the merged pull
+		// request (its reviews and comment) and the GitHub client.
+		_, _, _ = r.mergedPR()
+	}
 	results, publishErrs := r.runAll(notRun, invalid)
 	if p.Drift {
 		publishErrs = append(publishErrs, r.driftIssues(results)...)
