@@ -26,6 +26,7 @@ import (
 	"github.com/containercraft/konductor-action/runner"
 	"github.com/containercraft/konductor-action/runner/config"
 	"github.com/containercraft/konductor-action/runner/engine"
+	"github.com/containercraft/konductor-action/runner/policy"
 	"github.com/containercraft/konductor-action/runner/result"
 	"github.com/containercraft/konductor-action/test/kubecluster"
 	"github.com/containercraft/konductor-action/test/testenv"
@@ -328,4 +329,39 @@ func TestHelmCluster(t *testing.T) {
 		t.Errorf("configmap tiny-settings after destroy: %v, want not found", err)
 	}
 	t.Logf("helm cluster test: %s", time.Since(start).Round(time.Millisecond))
+}
+
+// A chart's objects go through the policy packs like any other resource:
+// the tiny chart's Deployment, which sets no resources, is reported by the
+// baseline pack's k8s-resource-limits rule in a render-mode preview.
+func TestHelmPolicy(t *testing.T) {
+	dir := helmProject(t, `config:
+  platform:kubernetes:
+    enabled: true
+    render_dir: rendered
+  platform:helm:
+    enabled: true
+    releases:
+      - name: tiny
+        chart: charts/tiny
+        namespace: apps
+        values:
+          deployment: {enabled: true}
+`)
+	r := newHelmRunner(t)
+	r.Policy = policy.Options{CacheDir: t.TempDir(), Baseline: testenv.BaselinePack(t)}
+	res, err := r.Run(context.Background(), runner.Request{Operation: result.Preview, Dir: dir, Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, v := range res.Violations {
+		t.Logf("violation: %s %s/%s on %s %s: %s", v.Level, v.Pack, v.Rule, v.Type, v.Name, v.Message)
+		if v.Rule == "k8s-resource-limits" && v.Type == "kubernetes:apps/v1:Deployment" && strings.Contains(v.Name, "tiny") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no k8s-resource-limits violation on the chart's Deployment (status %s)", res.Status)
+	}
 }
