@@ -172,6 +172,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		fv := v.FieldByIndex(f.index)
 		d.decode(val, fv, p)
+		// A null keeps the default, which may be "" (unset) for an enum.
+		if r := resolve(val); r.Kind == yaml.ScalarNode && r.Tag == "!!null" {
+			continue
+		}
 		if f.enum != nil && fv.Kind() == reflect.String && fv.String() != Secret && !slices.Contains(f.enum, fv.String()) {
 			d.fail(val, p, "%q is not one of %s", fv.String(), strings.Join(f.enum, ", "))
 		}

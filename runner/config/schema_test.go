@@ -150,6 +150,8 @@ func TestSettingsSchema(t *testing.T) {
       rules:
         protect-stateful: {enforcement: mandatory, override: never}
   prod: {branch: release, protected: true}
+  qa:
+    on_unreviewed: # null keeps the default, for an enum too
 policies:
   packs: [./policy/ourpack]
   baseline: false

@@ -311,6 +311,10 @@ func commentFields(w io.Writer, v reflect.Value, indent string, depth int, skip 
 			line(name+":", doc+"; an item:")
 			fmt.Fprintf(w, "%s# %s-\n", indent, strings.Repeat(" ", depth+2))
 			commentFields(w, reflect.New(ft.Elem()), indent, depth+4, nil)
+		case sf.Tag.Get("enum") != "" && fv.IsZero():
+			// "" is no enum value: an empty value (null) keeps the
+			// default, so the line is right once uncommented.
+			line(name+":", doc)
 		default:
 			line(name+": "+scalarYAML(fv), doc)
 		}

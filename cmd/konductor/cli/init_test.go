@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -234,5 +235,46 @@ func TestSchemaCmd(t *testing.T) {
 		if code, _, errs := run(t, args...); code != ExitBadInput {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, errs)
 		}
+	}
+}
+
+// uncommentRE is a commented field line init writes: "<indent># <key>:".
+var uncommentRE = regexp.MustCompile(`^( *)# ( *[a-z_]+:( |$))`)
+
+// The commented defaults are real: with every field line uncommented (the
+// kubernetes section aside, whose list item template needs a name), the
+// files still validate, against konductor and against their schemas.
+func TestInitCommentedDefaultsValidate(t *testing.T) {
+	dir := t.TempDir()
+	if code, out, errs := run(t, "init", "--dir", dir, "--project", "platform", "--modules", "cert_manager,aws,azure"); code != ExitOK {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errs)
+	}
+	for _, f := range []string{"Pulumi.dev.yaml", "konductor.yaml"} {
+		file := filepath.Join(dir, f)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		skip := false
+		n := 0
+		for i, l := range lines {
+			if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "   ") {
+				skip = strings.HasPrefix(l, "  platform:kubernetes:")
+			}
+			if m := uncommentRE.FindStringSubmatch(l); m != nil && !skip {
+				lines[i] = m[1] + m[2] + l[len(m[0]):]
+				n++
+			}
+		}
+		if n < 5 {
+			t.Fatalf("%s: only %d commented fields found", f, n)
+		}
+		os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644)
+		validateAgainstModeline(t, file)
+	}
+	if code, out, errs := run(t, "validate", "--stack", "dev", "--cwd", dir); code != ExitOK {
+		b, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
+		t.Fatalf("validate with the defaults uncommented: exit %d\n%s%s\n%s", code, out, errs, b)
 	}
 }
