@@ -53,6 +53,17 @@ func helmProject(t *testing.T, stack string) string {
 	return dir
 }
 
+// renderReleases starts a render-mode stack of the helm module; the
+// releases' list items follow.
+const renderReleases = `config:
+  platform:kubernetes:
+    enabled: true
+    render_dir: rendered
+  platform:helm:
+    enabled: true
+    releases:
+`
+
 // packChart writes the chart directory src as a .tgz the way `helm package`
 // lays it out: every file under one top directory named after the chart.
 func packChart(t *testing.T, src, name, dst string) {
@@ -103,14 +114,7 @@ func packChart(t *testing.T, src, name, dst string) {
 func TestHelmRender(t *testing.T) {
 	start := time.Now()
 	cmVersion := versions.Get("cert_manager", "version")
-	dir := helmProject(t, `config:
-  platform:kubernetes:
-    enabled: true
-    render_dir: rendered
-  platform:helm:
-    enabled: true
-    releases:
-      - name: tiny
+	dir := helmProject(t, renderReleases+`      - name: tiny
         chart: charts/tiny
         namespace: apps
         create_namespace: true
@@ -232,14 +236,7 @@ func stateDependencies(t *testing.T, r *runner.Runner, dir string) map[string][]
 // A version range is refused before anything runs: a config.FieldError
 // naming the key (exit 2).
 func TestHelmVersionRangeRefused(t *testing.T) {
-	dir := helmProject(t, `config:
-  platform:kubernetes:
-    enabled: true
-    render_dir: rendered
-  platform:helm:
-    enabled: true
-    releases:
-      - name: tiny
+	dir := helmProject(t, renderReleases+`      - name: tiny
         chart: charts/tiny
       - name: ingress
         chart: ingress-nginx
@@ -335,14 +332,7 @@ func TestHelmCluster(t *testing.T) {
 // the tiny chart's Deployment, which sets no resources, is reported by the
 // baseline pack's k8s-resource-limits rule in a render-mode preview.
 func TestHelmPolicy(t *testing.T) {
-	dir := helmProject(t, `config:
-  platform:kubernetes:
-    enabled: true
-    render_dir: rendered
-  platform:helm:
-    enabled: true
-    releases:
-      - name: tiny
+	dir := helmProject(t, renderReleases+`      - name: tiny
         chart: charts/tiny
         namespace: apps
         values:
