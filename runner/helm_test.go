@@ -259,6 +259,14 @@ func TestHelmVersionRangeRefused(t *testing.T) {
 			t.Errorf("errors at %v, want %s:\n%v", paths, want, err)
 		}
 	}
+	// The error points at the item's own line, not at the list.
+	b, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
+	wantLine := slices.IndexFunc(strings.Split(string(b), "\n"), func(l string) bool { return strings.Contains(l, "version: ^4.12.0") }) + 1
+	for _, e := range ce {
+		if e.Path == "platform:helm.releases[1].version" && e.Line != wantLine {
+			t.Errorf("%v: line %d, want %d", e, e.Line, wantLine)
+		}
+	}
 	if !strings.Contains(err.Error(), `"^4.12.0" is not an exact chart version`) {
 		t.Errorf("error %q does not say why", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -258,12 +259,14 @@ func addValidation(d *decoder, n *yaml.Node, path string, err error) {
 	}
 }
 
-// lineOf finds the node at a dotted path below n, or n itself. It follows
-// aliases and merge keys; the path bounds the walk.
+// lineOf finds the node at a dotted path below n ("releases[2].version"),
+// or the deepest node on the way that exists. It follows aliases, merge keys
+// and list indexes, so an error in one list item points at that item's line;
+// the path bounds the walk.
 func lineOf(n *yaml.Node, path string) *yaml.Node {
 	cur := resolve(n)
 	for _, part := range strings.Split(path, ".") {
-		name, _, _ := strings.Cut(part, "[")
+		name, idx, _ := strings.Cut(part, "[")
 		if cur.Kind != yaml.MappingNode {
 			return cur
 		}
@@ -277,6 +280,15 @@ func lineOf(n *yaml.Node, path string) *yaml.Node {
 		}
 		if !found {
 			return cur
+		}
+		for idx != "" {
+			num, rest, _ := strings.Cut(idx, "]")
+			i, err := strconv.Atoi(num)
+			if err != nil || cur.Kind != yaml.SequenceNode || i < 0 || i >= len(cur.Content) {
+				return cur
+			}
+			cur = resolve(cur.Content[i])
+			idx = strings.TrimPrefix(rest, "[")
 		}
 	}
 	return cur
