@@ -12,12 +12,13 @@ import (
 	azuremod "github.com/containercraft/konductor-action/modules/azure"
 	"github.com/containercraft/konductor-action/modules/builtin"
 	"github.com/containercraft/konductor-action/modules/certmanager"
+	helmmod "github.com/containercraft/konductor-action/modules/helm"
 	k8smod "github.com/containercraft/konductor-action/modules/kubernetes"
 	"github.com/containercraft/konductor-action/modules/metadata"
 	"github.com/containercraft/konductor-action/modules/metadata/metadatatest"
 )
 
-// All four modules composed in one program (under mocks: no cloud or
+// All five modules composed in one program (under mocks: no cloud or
 // cluster here) put the global metadata on every resource that takes it,
 // and a 200-character compliance value never breaks a Kubernetes label.
 func TestEveryResourceCarriesMetadata(t *testing.T) {
@@ -42,6 +43,9 @@ func TestEveryResourceCarriesMetadata(t *testing.T) {
 		c.(*k8smod.Config).Namespaces = []k8smod.Namespace{{Name: "apps"}}
 	})
 	cmCfg := cfg("cert_manager", func(c any) { c.(*certmanager.Config).ChartPath = chart })
+	helmCfg := cfg("helm", func(c any) {
+		c.(*helmmod.Config).Releases = []helmmod.Release{{Name: "web", Chart: "oci://registry.example.com/web", Version: "1.0.0", Namespace: "web", CreateNamespace: true}}
+	})
 	awsCfg := cfg("aws", func(c any) { c.(*awsmod.Config).Region = "us-east-1" })
 	azCfg := cfg("azure", func(c any) {
 		c.(*azuremod.Config).Location = "westeurope"
@@ -53,7 +57,7 @@ func TestEveryResourceCarriesMetadata(t *testing.T) {
 		for _, step := range []struct {
 			name string
 			cfg  any
-		}{{"kubernetes", k8sCfg}, {"cert_manager", cmCfg}, {"aws", awsCfg}, {"azure", azCfg}} {
+		}{{"kubernetes", k8sCfg}, {"cert_manager", cmCfg}, {"helm", helmCfg}, {"aws", awsCfg}, {"azure", azCfg}} {
 			m, _ := reg.Get(step.name)
 			deps := map[string]modules.Outputs{}
 			for _, d := range m.DependsOn() {
