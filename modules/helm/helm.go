@@ -73,6 +73,9 @@ var Module = modules.Define(modules.Spec[Config]{
 	Deploy:      deploy,
 })
 
+// systemNamespaces exist on every cluster; no release creates them.
+var systemNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
+
 // kind is where a release's chart comes from.
 type kind int
 
@@ -162,6 +165,11 @@ func validate(c *Config) error {
 		}
 		if r.Namespace != "" && len(validation.IsDNS1123Label(r.Namespace)) > 0 {
 			fail(p+".namespace", "%q is not a valid namespace name", r.Namespace)
+		}
+		if r.CreateNamespace && systemNamespaces[r.namespace()] {
+			// Every cluster has it: creating it would fail on apply, and
+			// destroying the stack would try to delete it.
+			fail(p+".create_namespace", "namespace %q always exists: set namespace, or create_namespace: false", r.namespace())
 		}
 		for j, f := range r.ValuesFiles {
 			if err := localPath(f); err != nil {

@@ -69,6 +69,8 @@ func TestValidateRejects(t *testing.T) {
 		{"missing name and chart", []Release{{}}, []string{"releases[0].name", "releases[0].chart"}},
 		{"bad names", []Release{{Name: "My_App", Chart: "c"}, {Name: strings.Repeat("a", 54), Chart: "c"}, {Name: "b", Chart: "c", Namespace: "Team A"}},
 			[]string{"releases[0].name", "releases[1].name", "releases[2].namespace"}},
+		{"system namespace created", []Release{{Name: "a", Chart: "c", CreateNamespace: true}, {Name: "b", Chart: "c", Namespace: "kube-system", CreateNamespace: true}},
+			[]string{"releases[0].create_namespace", "releases[1].create_namespace"}},
 		{"duplicate", []Release{{Name: "a", Chart: "c"}, {Name: "a", Chart: "c"}}, []string{"releases[1].name"}},
 		{"absolute and escaping paths", []Release{{Name: "a", Chart: "/srv/charts/a", ValuesFiles: []string{"ok.yaml", "../secrets.yaml", "/etc/passwd"}}},
 			[]string{"releases[0].chart", "releases[0].values_files[1]", "releases[0].values_files[2]"}},
@@ -176,7 +178,7 @@ func TestDeployGraph(t *testing.T) {
 	k8sCfg := &kubernetes.Config{RenderDir: "rendered"}
 	cfg := &Config{Releases: []Release{
 		{Name: "web", Chart: "oci://registry.example.com/charts/web", Version: "1.2.3", Namespace: "apps", CreateNamespace: true,
-			Values: map[string]any{"replicas": 2}, DependsOn: []string{"ingress"}},
+			Values: map[string]any{"replicas": 2, "dropped": nil}, DependsOn: []string{"ingress"}},
 		{Name: "ingress", Chart: "ingress-nginx", Repo: "https://charts.example.com", Version: "4.12.1", Namespace: "apps", CreateNamespace: true},
 	}}
 	if err := Module.Validate(cfg); err != nil {
@@ -224,6 +226,11 @@ func TestDeployGraph(t *testing.T) {
 		if !c.got.IsString() || c.got.StringValue() != c.want {
 			t.Errorf("chart input %v, want %s", c.got, c.want)
 		}
+	}
+	// Pulumi drops a null from the values, so it cannot remove a chart's
+	// default as `helm --set key=null` would; the README says so.
+	if _, ok := web["values"].ObjectValue()["dropped"]; ok {
+		t.Errorf("web values %v: a null reached the chart; update the README", web["values"])
 	}
 	if got := web["values"].ObjectValue()["replicas"]; !got.IsNumber() || got.NumberValue() != 2 {
 		t.Errorf("web values %v, want replicas 2", web["values"])
