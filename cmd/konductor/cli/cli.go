@@ -122,6 +122,7 @@ func newRoot(g *globals) *cobra.Command {
 		root.AddCommand(newOpCmd(g, op))
 	}
 	root.AddCommand(newValidateCmd(g), newModulesCmd(g), newPoliciesCmd(g), newActionCmd(g), newPlanCmd(g), newVersionCmd(g), newCancelCmd(g))
+	root.AddCommand(newBuildCmd(g))
 	root.AddCommand(newInitCmd(g), newSchemaCmd(g))
 	return root
 }

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containercraft/konductor-action/modules/metadata"
+	"github.com/containercraft/konductor-action/test/testenv"
+)
+
+// Bad build flags exit 2 before go runs.
+func TestBuildBadInput(t *testing.T) {
+	t.Setenv(EnvSource, "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build"}, "at least one --with"},
+		{[]string{"build", "--with", "@v1.0.0"}, "no module path"},
+		{[]string{"build", "--with", "=./web"}, "want <module path>=<local dir>"},
+		{[]string{"build", "--with", "example.com/web=/nonexistent"}, "holds no go.mod"},
+		{[]string{"build", "--with", "example.com/a", "--with", "example.com/a@v1.0.0"}, "given twice"},
+		{[]string{"build", "--with", "example.com/a"}, "not a released version"},
+		{[]string{"build", "--with", "example.com/a", "--konductor", "."}, "not a konductor checkout"},
+		{[]string{"build", "--with", "example.com/a", "--nope"}, "unknown flag"},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main(tc.args, &out, &errb); code != ExitBadInput || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s", tc.args, code, ExitBadInput, tc.want, errb.String())
+		}
+	}
+	t.Setenv("PATH", t.TempDir())
+	var out, errb bytes.Buffer
+	if code := Main([]string{"build", "--with", "example.com/a", "--konductor", "v1.0.0"}, &out, &errb); code != ExitFailed || !strings.Contains(errb.String(), "go is not on PATH") {
+		t.Errorf("no go: exit %d:\n%s", code, errb.String())
+	}
+}
+
+// The generated main adds every --with module's Module; local directories
+// are replaces, versions go through go get, with the Makefile's ldflags.
+func TestBuildSteps(t *testing.T) {
+	p, err := planBuild([]string{"example.com/a@v1.2.0", "example.com/b=../../../examples/custom-module", "example.com/c"}, "out", "v1.3.0", os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := string(p.mainGo())
+	for _, w := range []string{`m1 "example.com/b"`, "konductor.Main(os.Args[1:], m0.Module, m1.Module, m2.Module)"} {
+		if !strings.Contains(main, w) {
+			t.Errorf("main.go lacks %q:\n%s", w, main)
+		}
+	}
+	var got []string
+	for _, s := range p.steps() {
+		got = append(got, strings.Join(s, " "))
+	}
+	abs, _ := filepath.Abs("../../../examples/custom-module")
+	want := []string{
+		"mod init konductor-custom",
+		"mod edit -require example.com/b@v0.0.0 -replace example.com/b=" + abs,
+		"get github.com/containercraft/konductor-action@v1.3.0 example.com/a@v1.2.0 example.com/c",
+		"mod tidy",
+		"build -ldflags -X github.com/containercraft/konductor-action/cmd/konductor/cli.Version=v1.3.0" + pulumiFlag() + " -o " + p.out + " .",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func pulumiFlag() string {
+	if PulumiVersion == "" {
+		return ""
+	}
+	return " -X github.com/containercraft/konductor-action/cmd/konductor/cli.PulumiVersion=" + PulumiVersion
+}
+
+// The whole path of a custom build: the example's external module (its own
+// go.mod) is built into a binary from this checkout with no network (every
+// dependency is in the module cache: GOPROXY=off), the binary lists it, and
+// a stack enabling it previews and deploys in render mode on the real Pulumi
+// CLI, the manifests carrying the global metadata labels.
+func TestBuildCustomBinary(t *testing.T) {
+	testenv.PluginPath(t)
+	testenv.PulumiRoot(t)
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Fatal("go is not on PATH")
+	}
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOSUMDB", "off")
+	bin := filepath.Join(t.TempDir(), "konductor-custom")
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := Main([]string{"build", "--konductor", "../../..", "--with", "example.com/acme/konductor-web=../../../examples/custom-module", "-o", bin}, &out, &errb)
+	if code != ExitOK {
+		t.Fatalf("konductor build: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	t.Logf("konductor build took %s", time.Since(start).Round(time.Second))
+
+	run := func(dir string, env []string, args ...string) string {
+		t.Helper()
+		c := exec.Command(bin, args...)
+		c.Dir, c.Env = dir, env
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		if err := c.Run(); err != nil {
+			t.Fatalf("konductor-custom %v: %v\n--- stdout\n%s\n--- stderr\n%s", args, err, stdout.String(), stderr.String())
+		}
+		return stdout.String()
+	}
+	mods := run("", os.Environ(), "modules")
+	for _, w := range []string{"acme_web — a static page served by nginx", "depends on: kubernetes", "image", "docker.io/library/nginx:1.27.3", "kubernetes —"} {
+		if !strings.Contains(mods, w) {
+			t.Errorf("modules lacks %q:\n%s", w, mods)
+		}
+	}
+
+	dir := t.TempDir()
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
+		data, err := os.ReadFile(filepath.Join("../../../examples/custom-module/project", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.Write(t, filepath.Join(dir, f), string(data))
+	}
+	env := testenv.Environ(t, nil)
+	preview := run(dir, env, "preview", "--stack", "dev")
+	for _, w := range []string{"`dev` — preview has changes", "acme-web"} {
+		if !strings.Contains(preview, w) {
+			t.Errorf("preview lacks %q:\n%s", w, preview)
+		}
+	}
+	run(dir, env, "up", "--stack", "dev")
+	manifests, _ := filepath.Glob(filepath.Join(dir, "rendered", "dev", "1-manifest", "*.yaml"))
+	var deployment string
+	for _, m := range manifests {
+		if data, _ := os.ReadFile(m); strings.Contains(string(data), "kind: Deployment") {
+			deployment = string(data)
+		}
+	}
+	if deployment == "" {
+		t.Fatalf("no Deployment among the rendered manifests %v", manifests)
+	}
+	for _, w := range []string{
+		metadata.LabelManagedBy + ": " + metadata.ManagedByValue,
+		metadata.LabelStack + ": dev",
+		metadata.LabelModule + ": acme_web",
+		"image: docker.io/library/nginx:1.27.3",
+	} {
+		if !strings.Contains(deployment, w) {
+			t.Errorf("the rendered Deployment lacks %q:\n%s", w, deployment)
+		}
+	}
+}
