@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/metadata"
 	"github.com/containercraft/konductor-action/test/testenv"
 )
@@ -38,6 +39,25 @@ func TestBuildBadInput(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Main([]string{"build", "--with", "example.com/a", "--konductor", "v1.0.0"}, &out, &errb); code != ExitFailed || !strings.Contains(errb.String(), "go is not on PATH") {
 		t.Errorf("no go: exit %d:\n%s", code, errb.String())
+	}
+}
+
+// A custom build's modules are listed beside the built-in ones; one taking a
+// built-in's name makes every command fail (exit 1), which `konductor build`
+// catches by running the binary once.
+func TestExtraModules(t *testing.T) {
+	web := modules.Define(modules.Spec[struct {
+		Port int `yaml:"port" doc:"the port"`
+	}]{Name: "acme_web", Description: "extra"})
+	var out, errb bytes.Buffer
+	if code := Main([]string{"modules"}, &out, &errb, web); code != ExitOK || !strings.Contains(out.String(), "acme_web — extra") || !strings.Contains(out.String(), "kubernetes —") {
+		t.Errorf("modules with an extra: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	dup := modules.Define(modules.Spec[struct{}]{Name: "kubernetes"})
+	out.Reset()
+	errb.Reset()
+	if code := Main([]string{"modules"}, &out, &errb, dup); code != ExitFailed || !strings.Contains(errb.String(), `module "kubernetes" is added twice, or takes the name of a built-in`) {
+		t.Errorf("a duplicate: exit %d\n%s", code, errb.String())
 	}
 }
 
