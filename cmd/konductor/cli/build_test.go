@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/containercraft/konductor-action/modules"
 	"github.com/containercraft/konductor-action/modules/metadata"
@@ -173,6 +176,60 @@ func TestBuildCustomBinary(t *testing.T) {
 	} {
 		if !strings.Contains(deployment, w) {
 			t.Errorf("the rendered Deployment lacks %q:\n%s", w, deployment)
+		}
+	}
+}
+
+// The example's image replaces the binary konductor's image runs (its
+// ENTRYPOINT), on top of the published image; its action mirrors inputs of
+// konductor's action.yml with the same defaults, and runs a docker image.
+func TestCustomImageAndAction(t *testing.T) {
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join("../../..", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	entry := regexp.MustCompile(`(?m)^ENTRYPOINT \["([^"]+)"`).FindStringSubmatch(read("Dockerfile"))
+	if entry == nil {
+		t.Fatal("Dockerfile has no ENTRYPOINT")
+	}
+	custom := read("examples/custom-module/Dockerfile")
+	for _, w := range []string{"\nFROM ghcr.io/containercraft/konductor-action:${KONDUCTOR_VERSION}\n", " " + entry[1] + "\n", "konductor build"} {
+		if !strings.Contains(custom, w) {
+			t.Errorf("examples/custom-module/Dockerfile lacks %q (the image's entrypoint is %s)", w, entry[1])
+		}
+	}
+
+	type action struct {
+		Inputs map[string]struct {
+			Default string `yaml:"default"`
+		} `yaml:"inputs"`
+		Outputs map[string]any `yaml:"outputs"`
+		Runs    struct {
+			Using string `yaml:"using"`
+			Image string `yaml:"image"`
+		} `yaml:"runs"`
+	}
+	var ours, theirs action
+	if err := yaml.Unmarshal([]byte(read("action.yml")), &ours); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal([]byte(read("examples/custom-module/action.yml")), &theirs); err != nil {
+		t.Fatal(err)
+	}
+	if theirs.Runs.Using != "docker" || !strings.HasPrefix(theirs.Runs.Image, "docker://") {
+		t.Errorf("the example action runs %+v, want a docker:// image", theirs.Runs)
+	}
+	for name, in := range theirs.Inputs {
+		if o, ok := ours.Inputs[name]; !ok || o.Default != in.Default {
+			t.Errorf("input %s (default %q) is not konductor's (default %q, declared %v)", name, in.Default, o.Default, ok)
+		}
+	}
+	for name := range theirs.Outputs {
+		if _, ok := ours.Outputs[name]; !ok {
+			t.Errorf("output %s is not konductor's", name)
 		}
 	}
 }
