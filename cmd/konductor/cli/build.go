@@ -48,6 +48,9 @@ func parseWith(s string) (withModule, error) {
 	if path == "" {
 		return withModule{}, fmt.Errorf("--with %q: no module path (want <module path>[@version] or <module path>=<dir>)", s)
 	}
+	if strings.HasPrefix(path, ".") || filepath.IsAbs(path) {
+		return withModule{}, fmt.Errorf("--with %s: a local directory needs its module path: --with <module path>=%s", s, path)
+	}
 	return withModule{path: path, version: version}, nil
 }
 

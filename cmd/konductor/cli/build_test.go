@@ -27,6 +27,7 @@ func TestBuildBadInput(t *testing.T) {
 		{[]string{"build"}, "at least one --with"},
 		{[]string{"build", "--with", "@v1.0.0"}, "no module path"},
 		{[]string{"build", "--with", "=./web"}, "want <module path>=<local dir>"},
+		{[]string{"build", "--with", "./web"}, "a local directory needs its module path"},
 		{[]string{"build", "--with", "example.com/web=/nonexistent"}, "holds no go.mod"},
 		{[]string{"build", "--with", "example.com/a", "--with", "example.com/a@v1.0.0"}, "given twice"},
 		{[]string{"build", "--with", "example.com/a"}, "not a released version"},
