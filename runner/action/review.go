@@ -85,7 +85,7 @@ func (r *run) reviewCheck(stack string) *runner.ReviewCheck {
 		rc.Source = fmt.Sprintf("pull request #%d has no preview of this stack", pr.Number)
 	case s.Review == "":
 		rc.Source = fmt.Sprintf("pull request #%d's preview of this stack carries no review (it failed, or an older konductor wrote it)", pr.Number)
-	case !github.IsCommitSHA(s.SHA) || !sameCommit(s.SHA, pr.HeadSHA):
+	case !github.IsCommitSHA(s.SHA) || !github.SameCommit(s.SHA, pr.HeadSHA):
 		rc.Source = fmt.Sprintf("pull request #%d's last commit %s was not previewed for this stack (its last preview is of %s)",
 			pr.Number, report.ShortSHA(pr.HeadSHA), report.ShortSHA(s.SHA))
 	default:
@@ -98,11 +98,6 @@ func (r *run) reviewCheck(stack string) *runner.ReviewCheck {
 		rc.Source = fmt.Sprintf("pull request #%d, preview of %s", pr.Number, report.ShortSHA(s.SHA))
 	}
 	return rc
-}
-
-func sameCommit(a, b string) bool {
-	n := min(len(a), len(b))
-	return n >= 7 && a[:n] == b[:n]
 }
 
 // deploySection puts a push deploy's report on the merged pull request's

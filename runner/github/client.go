@@ -379,7 +379,7 @@ func (c *Client) MergedPullRequest(ctx context.Context, owner, repo, sha string)
 		pr := pullRequestOf(p)
 		switch {
 		case !pr.Merged:
-		case sameCommit(pr.MergeCommitSHA, sha):
+		case SameCommit(pr.MergeCommitSHA, sha):
 			return pr, nil
 		case found == nil:
 			found = pr

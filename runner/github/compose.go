@@ -98,8 +98,8 @@ func digest(body string) string {
 // git does (7 hex digits at least; 64 for SHA-256 repositories).
 func IsCommitSHA(s string) bool { return hexRE.MatchString(s) }
 
-// sameCommit compares commit ids, allowing one to be an abbreviation.
-func sameCommit(a, b string) bool {
+// SameCommit compares commit ids, allowing one to be an abbreviation.
+func SameCommit(a, b string) bool {
 	a, b = strings.ToLower(a), strings.ToLower(b)
 	if a == "" || b == "" {
 		return a == b

@@ -239,7 +239,7 @@ func reviewWhy(rv *gh.PullRequestReview, l overrideLine, author, head string, la
 	default:
 		return "the review is " + st + ", not APPROVED"
 	}
-	if commit := rv.GetCommitID(); !sameCommit(commit, head) {
+	if commit := rv.GetCommitID(); !SameCommit(commit, head) {
 		return fmt.Sprintf("approval is on commit %s, not the head %s: a new commit needs a new approval", short(commit), short(head))
 	}
 	if latest != nil && latest.GetID() != rv.GetID() {

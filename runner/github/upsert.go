@@ -379,10 +379,10 @@ func (w *writer) merge(secs []Section, head string) (merged []Section, supersede
 	for _, s := range secs {
 		byStack[s.Stack] = s
 	}
-	headSection := slices.ContainsFunc(secs, func(s Section) bool { return head != "" && sameCommit(s.SHA, head) })
+	headSection := slices.ContainsFunc(secs, func(s Section) bool { return head != "" && SameCommit(s.SHA, head) })
 	for _, s := range w.own {
-		if newerThan(byStack[s.Stack], s, head) || (s.Note && head != "" && !sameCommit(s.SHA, head) && headSection) ||
-			(s.Note && head == "" && slices.ContainsFunc(secs, func(x Section) bool { return x.SHA != "" && !sameCommit(x.SHA, s.SHA) })) {
+		if newerThan(byStack[s.Stack], s, head) || (s.Note && head != "" && !SameCommit(s.SHA, head) && headSection) ||
+			(s.Note && head == "" && slices.ContainsFunc(secs, func(x Section) bool { return x.SHA != "" && !SameCommit(x.SHA, s.SHA) })) {
 			superseded = append(superseded, s.Stack)
 			continue
 		}
@@ -396,7 +396,7 @@ func (w *writer) merge(secs []Section, head string) (merged []Section, supersede
 	for _, s := range byStack {
 		if head != "" {
 			s.SupersededBy = ""
-			if s.SHA != "" && !sameCommit(s.SHA, head) {
+			if s.SHA != "" && !SameCommit(s.SHA, head) {
 				s.SupersededBy = head
 			}
 		}
@@ -410,13 +410,13 @@ func (w *writer) merge(secs []Section, head string) (merged []Section, supersede
 // with the head unknown, ex is for another commit (which is newer cannot
 // be told, so what is there stays).
 func newerThan(ex, ours Section, head string) bool {
-	if ex.Stack == "" || ex.SHA == "" || sameCommit(ex.SHA, ours.SHA) {
+	if ex.Stack == "" || ex.SHA == "" || SameCommit(ex.SHA, ours.SHA) {
 		return false
 	}
 	if head == "" {
 		return ours.SHA != ""
 	}
-	return sameCommit(ex.SHA, head)
+	return SameCommit(ex.SHA, head)
 }
 
 // create posts a new comment and learns the token's account from its
@@ -481,17 +481,17 @@ func (w *writer) holds(cur *gh.IssueComment, head string) bool {
 	for _, s := range secs {
 		byStack[s.Stack] = s
 	}
-	headSection := slices.ContainsFunc(secs, func(s Section) bool { return head != "" && sameCommit(s.SHA, head) })
+	headSection := slices.ContainsFunc(secs, func(s Section) bool { return head != "" && SameCommit(s.SHA, head) })
 	for _, want := range w.own {
 		got, ok := byStack[want.Stack]
 		switch {
 		case ok && newerThan(got, want, head):
 			continue // superseded: the newer commit's writer settles it
-		case want.Note && head != "" && !sameCommit(want.SHA, head) && headSection:
+		case want.Note && head != "" && !SameCommit(want.SHA, head) && headSection:
 			continue
 		case !ok || got.Digest != want.Digest || got.SHA != want.SHA:
 			return false
-		case head != "" && sameCommit(got.SHA, head) && got.SupersededBy != "":
+		case head != "" && SameCommit(got.SHA, head) && got.SupersededBy != "":
 			return false // labelled outdated by a writer that did not know the head yet
 		}
 		for _, r := range want.Replaces {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/containercraft/konductor-action/modules/metadata"
 	"github.com/containercraft/konductor-action/runner/result"
 )
 
@@ -229,13 +228,13 @@ func splitPlumbing(steps []result.Step) (rest []result.Step, n int) {
 // diffs left out, and how many were set apart.
 func splitVolatile(steps []result.Step) (real []result.Step, metaOnly int) {
 	for _, s := range steps {
-		if !slices.ContainsFunc(s.Diffs, func(d result.PropertyDiff) bool { return volatile(d.Path) }) {
+		if !slices.ContainsFunc(s.Diffs, func(d result.PropertyDiff) bool { return result.IsVolatile(d.Path) }) {
 			real = append(real, s)
 			continue
 		}
 		var diffs []result.PropertyDiff
 		for _, d := range s.Diffs {
-			if !volatile(d.Path) {
+			if !result.IsVolatile(d.Path) {
 				diffs = append(diffs, d)
 			}
 		}
@@ -247,17 +246,6 @@ func splitVolatile(steps []result.Step) (real []result.Step, metaOnly int) {
 		real = append(real, s)
 	}
 	return real, metaOnly
-}
-
-// volatile reports whether a property path is one of konductor's volatile
-// metadata keys (metadata.labels["konductor.io/git-commit"], tags["..."]).
-func volatile(path string) bool {
-	for _, k := range metadata.VolatileKeys {
-		if strings.HasSuffix(path, `["`+k+`"]`) || strings.HasSuffix(path, "."+k) {
-			return true
-		}
-	}
-	return false
 }
 
 func updates(r *result.Result) []result.Step {
